@@ -1,0 +1,18 @@
+// Checks an event a publisher sent before the bus accepts it.
+#ifndef EVENTBUS_SERVER_EVENT_VALIDATION_H_
+#define EVENTBUS_SERVER_EVENT_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "eventbus/v1/eventbus.pb.h"
+
+namespace eventbus {
+
+// Returns OK when `event` may be published: it has a payload and every enum
+// field holds a value of its enum. Otherwise InvalidArgument naming the
+// field and the value. Size is checked by the bus, which knows the limit and
+// the assigned fields.
+absl::Status ValidateEvent(const v1::Event& event);
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_EVENT_VALIDATION_H_

@@ -1,0 +1,80 @@
+#include "server/stored_event.h"
+
+#include <cstring>
+
+namespace eventbus {
+namespace {
+
+// Wire-format tags: (field number << 3) | wire type.
+constexpr uint8_t kSequenceTag = (1 << 3) | 0;     // Event.sequence, varint
+constexpr uint8_t kPublishTimeTag = (2 << 3) | 2;  // Event.publish_time, bytes
+constexpr uint8_t kSecondsTag = (1 << 3) | 0;      // Timestamp.seconds
+constexpr uint8_t kNanosTag = (2 << 3) | 0;        // Timestamp.nanos
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+uint8_t* WriteVarint(uint64_t value, uint8_t* out) {
+  while (value >= 0x80) {
+    *out++ = static_cast<uint8_t>(value | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+size_t TimestampBodySize(int64_t seconds, int32_t nanos) {
+  size_t size = 0;
+  if (seconds != 0) size += 1 + VarintSize(static_cast<uint64_t>(seconds));
+  if (nanos != 0) size += 1 + VarintSize(static_cast<uint64_t>(nanos));
+  return size;
+}
+
+size_t AssignedFieldsSize(uint64_t sequence, int64_t seconds, int32_t nanos) {
+  size_t size = 0;
+  if (sequence != 0) size += 1 + VarintSize(sequence);
+  const size_t timestamp = TimestampBodySize(seconds, nanos);
+  return size + 1 + VarintSize(timestamp) + timestamp;
+}
+
+}  // namespace
+
+size_t StoredEvent::EncodedSizeWith(uint64_t sequence, int64_t seconds,
+                                    int32_t nanos) const {
+  return buffer_.size() - kAssignedFieldsReserve +
+         AssignedFieldsSize(sequence, seconds, nanos);
+}
+
+void StoredEvent::Assign(uint64_t sequence, int64_t seconds, int32_t nanos) {
+  event_.set_sequence(sequence);
+  event_.mutable_publish_time()->set_seconds(seconds);
+  event_.mutable_publish_time()->set_nanos(nanos);
+
+  uint8_t header[kAssignedFieldsReserve];
+  uint8_t* out = header;
+  if (sequence != 0) {
+    *out++ = kSequenceTag;
+    out = WriteVarint(sequence, out);
+  }
+  *out++ = kPublishTimeTag;
+  out = WriteVarint(TimestampBodySize(seconds, nanos), out);
+  if (seconds != 0) {
+    *out++ = kSecondsTag;
+    out = WriteVarint(static_cast<uint64_t>(seconds), out);
+  }
+  if (nanos != 0) {
+    *out++ = kNanosTag;
+    out = WriteVarint(static_cast<uint64_t>(nanos), out);
+  }
+  const size_t header_size = out - header;
+  encoded_offset_ = kAssignedFieldsReserve - header_size;
+  std::memcpy(buffer_.data() + encoded_offset_, header, header_size);
+}
+
+}  // namespace eventbus

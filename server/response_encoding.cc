@@ -1,5 +1,7 @@
 #include "server/response_encoding.h"
 
+#include <cstring>
+
 #include "eventbus/v1/eventbus.pb.h"
 
 namespace eventbus {
@@ -7,39 +9,60 @@ namespace {
 
 // Wire-format tags of SubscribeResponse: lagged = 1, events = 2, both
 // length-delimited.
-constexpr char kLaggedTag = (1 << 3) | 2;
-constexpr char kEventsTag = (2 << 3) | 2;
+constexpr uint8_t kLaggedTag = (1 << 3) | 2;
+constexpr uint8_t kEventsTag = (2 << 3) | 2;
 
-void AppendVarint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  for (; value >= 0x80; value >>= 7) ++size;
+  return size;
+}
+
+uint8_t* WriteVarint(uint64_t value, uint8_t* out) {
+  for (; value >= 0x80; value >>= 7)
+    *out++ = static_cast<uint8_t>(value | 0x80);
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+v1::Lagged ToProto(const Lag& lag) {
+  v1::Lagged lagged;
+  lagged.set_missed(lag.missed());
+  lagged.set_first_sequence(lag.first_sequence);
+  lagged.set_last_sequence(lag.last_sequence);
+  return lagged;
 }
 
 }  // namespace
 
-void EncodeSubscribeResponse(const ReadBatch& batch, std::string* out) {
-  out->clear();
-  size_t total = 0;
-  for (const auto& event : batch.events) total += event->encoded().size() + 6;
-  out->reserve(total + 64);
+size_t SubscribeResponseSize(const ReadBatch& batch) {
+  size_t size = 0;
   if (batch.lag) {
-    v1::Lagged lagged;
-    lagged.set_missed(batch.lag->missed());
-    lagged.set_first_sequence(batch.lag->first_sequence);
-    lagged.set_last_sequence(batch.lag->last_sequence);
-    out->push_back(kLaggedTag);
-    AppendVarint(lagged.ByteSizeLong(), out);
-    lagged.AppendToString(out);
+    const size_t lagged = ToProto(*batch.lag).ByteSizeLong();
+    size += 1 + VarintSize(lagged) + lagged;
+  }
+  for (const auto& event : batch.events) {
+    const size_t encoded = event->encoded().size();
+    size += 1 + VarintSize(encoded) + encoded;
+  }
+  return size;
+}
+
+uint8_t* WriteSubscribeResponse(const ReadBatch& batch, uint8_t* out) {
+  if (batch.lag) {
+    const v1::Lagged lagged = ToProto(*batch.lag);
+    *out++ = kLaggedTag;
+    out = WriteVarint(lagged.ByteSizeLong(), out);
+    out = lagged.SerializeWithCachedSizesToArray(out);
   }
   for (const auto& event : batch.events) {
     const std::string_view encoded = event->encoded();
-    out->push_back(kEventsTag);
-    AppendVarint(encoded.size(), out);
-    out->append(encoded.data(), encoded.size());
+    *out++ = kEventsTag;
+    out = WriteVarint(encoded.size(), out);
+    std::memcpy(out, encoded.data(), encoded.size());
+    out += encoded.size();
   }
+  return out;
 }
 
 }  // namespace eventbus

@@ -2,16 +2,21 @@
 #ifndef EVENTBUS_SERVER_RESPONSE_ENCODING_H_
 #define EVENTBUS_SERVER_RESPONSE_ENCODING_H_
 
-#include <string>
+#include <cstddef>
+#include <cstdint>
 
 #include "server/subscription.h"
 
 namespace eventbus {
 
-// Replaces `*out` with the encoding of the SubscribeResponse that carries
-// `batch` (its lag notice and events; end_of_stream is not part of it). The
-// events' bytes are copied as they are, never re-serialized.
-void EncodeSubscribeResponse(const ReadBatch& batch, std::string* out);
+// Size of the SubscribeResponse that carries `batch`: its lag notice and its
+// events (end_of_stream is not part of a response).
+size_t SubscribeResponseSize(const ReadBatch& batch);
+
+// Writes that response to `out`, which has room for SubscribeResponseSize()
+// bytes, and returns the end of what it wrote. Event bytes are copied as they
+// were encoded at publish time, never re-serialized.
+uint8_t* WriteSubscribeResponse(const ReadBatch& batch, uint8_t* out);
 
 }  // namespace eventbus
 

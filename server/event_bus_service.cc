@@ -1,0 +1,285 @@
+#include "server/event_bus_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/response_encoding.h"
+#include "server/status_macros.h"
+
+namespace eventbus {
+namespace {
+
+// Limits of one Subscribe response when the subscriber is behind. A
+// subscriber that keeps up gets each event as soon as its previous write is
+// done, so batching adds no latency.
+constexpr ReadLimits kResponseLimits = {.max_events = 4096,
+                                        .max_bytes = 256 * 1024};
+// At most one lag warning per subscriber in this interval.
+constexpr absl::Duration kLagWarningInterval = absl::Seconds(5);
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::StatusOr<v1::SubscribeRequest> ParseSubscribeRequest(
+    const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  v1::SubscribeRequest request;
+  if (!buffer.Dump(&slices).ok()) {
+    return absl::InvalidArgumentError("cannot read the SubscribeRequest");
+  }
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  if (!request.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(
+        "the request is not a valid eventbus.v1.SubscribeRequest");
+  }
+  return request;
+}
+
+absl::StatusOr<SubscribeOptions> ToSubscribeOptions(
+    const v1::SubscribeRequest& request) {
+  SubscribeOptions options;
+  switch (request.start_case()) {
+    case v1::SubscribeRequest::kFromSequence:
+      options.start = SubscribeOptions::Start::kSequence;
+      options.from_sequence = request.from_sequence();
+      break;
+    case v1::SubscribeRequest::kFromEarliest:
+      if (request.from_earliest()) {
+        options.start = SubscribeOptions::Start::kEarliest;
+      }
+      break;
+    case v1::SubscribeRequest::START_NOT_SET:
+      break;
+  }
+  EVENTBUS_ASSIGN_OR_RETURN(options.matcher,
+                            EventMatcher::Create(request.filter()));
+  options.name = request.name();
+  return options;
+}
+
+// One Subscribe stream. Owns its Subscription. The bus wakes it through a
+// weak reference (OnReadable), so it holds a reference to itself from start
+// until gRPC calls OnDone.
+//
+// Locking: mu_ guards the stream state; it is never held while calling into
+// gRPC (StartWrite, Finish). Order: mu_, then the bus's lock (TryRead, Arm).
+class SubscribeReactor final
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+      public SubscriptionWaker,
+      public std::enable_shared_from_this<SubscribeReactor> {
+  // What Pump() does after reading.
+  enum class Next { kArmed, kWrite, kFinish, kCancel };
+
+ public:
+  static SubscribeReactor* Start(grpc::CallbackServerContext* context,
+                                 const grpc::ByteBuffer& request,
+                                 const Bus& bus) {
+    auto reactor = std::make_shared<SubscribeReactor>(context);
+    {
+      absl::MutexLock lock(&reactor->mu_);
+      reactor->self_ = reactor;
+    }
+    reactor->Begin(request, bus);
+    return reactor.get();
+  }
+
+  explicit SubscribeReactor(grpc::CallbackServerContext* context)
+      : peer_(context->peer()) {}
+
+  void OnReadable() override { Pump(); }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (ok && !cancelled_) {
+        // Fall through to Pump() below, outside the lock.
+      } else if (finished_) {
+        return;
+      } else {
+        finished_ = true;
+        ok = false;
+      }
+    }
+    if (ok) {
+      Pump();
+    } else {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+    }
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      // With a write in flight, OnWriteDone finishes the stream.
+      if (writing_ || finished_) return;
+      finished_ = true;
+    }
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+  }
+
+  void OnDone() override {
+    std::shared_ptr<SubscribeReactor> self;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_.reset();  // leaves the bus now
+      self = std::move(self_);
+    }
+    // `self` may be the last reference: this is destroyed on return.
+  }
+
+ private:
+  void Begin(const grpc::ByteBuffer& request, const Bus& bus) {
+    absl::StatusOr<std::unique_ptr<Subscription>> subscription =
+        [&]() -> absl::StatusOr<std::unique_ptr<Subscription>> {
+      EVENTBUS_ASSIGN_OR_RETURN(v1::SubscribeRequest parsed,
+                                ParseSubscribeRequest(request));
+      EVENTBUS_ASSIGN_OR_RETURN(SubscribeOptions options,
+                                ToSubscribeOptions(parsed));
+      return bus.Subscribe(std::move(options));
+    }();
+    if (!subscription.ok()) {
+      spdlog::info("subscribe from {} refused: {}", peer_,
+                   subscription.status().ToString());
+      {
+        absl::MutexLock lock(&mu_);
+        finished_ = true;
+      }
+      Finish(ToGrpc(subscription.status()));
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = std::move(*subscription);
+      spdlog::debug("subscriber '{}' ({}) starts at sequence {}",
+                    subscription_->name(), peer_, subscription_->cursor());
+    }
+    // Registered before the headers go out: every event published after the
+    // client sees them reaches it.
+    StartSendInitialMetadata();
+    Pump();
+  }
+
+  // Writes what is available, or finishes the stream once the bus is closed
+  // and drained, or arms a wake-up when there is nothing to write.
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      next = cancelled_ ? Next::kCancel : Fill();
+      if (next == Next::kWrite) writing_ = true;
+      if (next == Next::kFinish || next == Next::kCancel) finished_ = true;
+    }
+    switch (next) {
+      case Next::kArmed:
+        break;
+      case Next::kWrite:
+        StartWrite(&response_);
+        break;
+      case Next::kFinish:
+        Finish(grpc::Status::OK);
+        break;
+      case Next::kCancel:
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+        break;
+    }
+  }
+
+  // Reads what is available into response_, or arms a wake-up when there is
+  // nothing. Returns what Pump() does next.
+  Next Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (true) {
+      subscription_->TryRead(kResponseLimits, &batch_);
+      if (batch_.end_of_stream) return Next::kFinish;
+      if (!batch_.empty()) {
+        if (batch_.lag) NoteLag(*batch_.lag);
+        grpc::Slice slice(SubscribeResponseSize(batch_));
+        // A fresh slice is ours alone until it is handed to gRPC.
+        WriteSubscribeResponse(batch_, const_cast<uint8_t*>(slice.begin()));
+        response_ = grpc::ByteBuffer(&slice, 1);
+        batch_.Clear();  // the bytes are in the slice; release the events
+        return Next::kWrite;
+      }
+      if (subscription_->Arm(weak_from_this())) return Next::kArmed;
+    }
+  }
+
+  // Counts the loss and logs it, at most once per kLagWarningInterval.
+  void NoteLag(const Lag& lag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    missed_total_ += lag.missed();
+    missed_since_warning_ += lag.missed();
+    const absl::Time now = absl::Now();
+    if (now - last_lag_warning_ < kLagWarningInterval) return;
+    spdlog::warn(
+        "subscriber '{}' ({}) is lagging: lost {} events since the last "
+        "warning (latest range {}..{}), {} in total",
+        subscription_->name(), peer_, missed_since_warning_, lag.first_sequence,
+        lag.last_sequence, missed_total_);
+    missed_since_warning_ = 0;
+    last_lag_warning_ = now;
+  }
+
+  const std::string peer_;
+  absl::Mutex mu_;
+  std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  ReadBatch batch_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t missed_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t missed_since_warning_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_lag_warning_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Written under mu_ before StartWrite; gRPC reads it until OnWriteDone.
+  grpc::ByteBuffer response_;
+  std::shared_ptr<SubscribeReactor> self_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EventBusService::Publish(
+    grpc::CallbackServerContext* context, const v1::PublishRequest* request,
+    v1::PublishResponse* response) {
+  context->AddInitialMetadata(kInstanceKey, instance_id_);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!request->has_event()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "PublishRequest.event is required"));
+    return reactor;
+  }
+  absl::StatusOr<PublishResult> result = bus_.Publish(request->event());
+  if (!result.ok()) {
+    spdlog::debug("publish from {} refused: {}", context->peer(),
+                  result.status().ToString());
+    reactor->Finish(ToGrpc(result.status()));
+    return reactor;
+  }
+  spdlog::debug("published sequence={} id={} source={} subscribers={}",
+                result->sequence, result->id, request->event().source(),
+                result->subscribers);
+  response->set_sequence(result->sequence);
+  response->set_id(std::move(result->id));
+  response->set_subscribers(static_cast<uint32_t>(result->subscribers));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  context->AddInitialMetadata(kInstanceKey, instance_id_);
+  return SubscribeReactor::Start(context, *request, bus_);
+}
+
+}  // namespace eventbus

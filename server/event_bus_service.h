@@ -1,0 +1,50 @@
+// EventBusService: the gRPC face of a Bus.
+//
+// Thin adapters: Publish turns the request into a Bus::Publish call and its
+// status into the RPC status; Subscribe runs one SubscribeReactor per stream
+// (event_bus_service.cc), which keeps at most one write in flight and
+// assembles each response from the bytes events were encoded to at publish
+// time (hence the raw Subscribe method). Every response's initial metadata
+// carries `eventbus-instance`.
+//
+// Thread-safety: gRPC calls the handlers from any thread; the service holds
+// only immutable state and the (thread-safe) Bus handle.
+#ifndef EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_
+#define EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "eventbus/v1/eventbus.grpc.pb.h"
+#include "server/bus.h"
+
+namespace eventbus {
+
+class EventBusService final
+    : public v1::EventBusService::WithRawCallbackMethod_Subscribe<
+          v1::EventBusService::CallbackService> {
+ public:
+  // Metadata key of the instance id.
+  static constexpr char kInstanceKey[] = "eventbus-instance";
+
+  // `instance_id` identifies this daemon run in every response.
+  EventBusService(Bus bus, std::string instance_id)
+      : bus_(std::move(bus)), instance_id_(std::move(instance_id)) {}
+
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override;
+
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
+
+ private:
+  const Bus bus_;
+  const std::string instance_id_;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_

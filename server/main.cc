@@ -1,0 +1,78 @@
+// eventbusd: serves the event bus over gRPC until SIGTERM or SIGINT, then
+// drains. Exit status: 0 after a drain, 1 when it cannot start, 2 for bad
+// configuration or usage.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "server/config.h"
+#include "server/daemon.h"
+
+namespace {
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("eventbusd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
+                      spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::StatusOr<eventbus::Invocation> invocation =
+      eventbus::ParseInvocation(argc, argv, GetEnv);
+  if (!invocation.ok()) {
+    std::fprintf(stderr, "eventbusd: %s\n",
+                 std::string(invocation.status().message()).c_str());
+    return 2;
+  }
+  if (invocation->show_help) {
+    std::fputs(eventbus::UsageText().c_str(), stdout);
+    return 0;
+  }
+  if (invocation->show_version) {
+    std::printf("eventbusd %s\n", EVENTBUS_VERSION);
+    return 0;
+  }
+  const eventbus::Config& config = invocation->config;
+  SetUpLogging(config.log_level);
+
+  // Signals are taken by sigwait below; block them before gRPC starts its
+  // threads, which inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<eventbus::Daemon>> daemon =
+      eventbus::Daemon::Start(config);
+  if (!daemon.ok()) {
+    spdlog::error("cannot start: {}", std::string(daemon.status().message()));
+    return daemon.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  spdlog::info(
+      "eventbusd {} listening on {} (capacity {}, max_event_bytes {}, "
+      "max_subscribers {}, instance {})",
+      EVENTBUS_VERSION, (*daemon)->address(), config.capacity,
+      config.max_event_bytes, config.max_subscribers, (*daemon)->instance_id());
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*daemon)->Drain();
+  return 0;
+}

@@ -1,0 +1,525 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace eventbus {
+namespace {
+
+using Getenv = std::function<std::optional<std::string>(const std::string&)>;
+
+// A fake environment holding exactly `vars`.
+Getenv FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](
+             const std::string& name) -> std::optional<std::string> {
+    const auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+// Parses `text` as the file "eventbus.yaml" on top of the defaults.
+absl::StatusOr<Config> Parse(std::string_view text) {
+  return ParseConfigYaml(text, "eventbus.yaml", Config{});
+}
+
+absl::Status ParseError(std::string_view text) { return Parse(text).status(); }
+
+absl::Status Invalid(std::string_view message) {
+  return absl::InvalidArgumentError(std::string(message));
+}
+
+// The config from a file with one key set to `value`.
+absl::StatusOr<Config> ParseKey(const std::string& section,
+                                const std::string& key,
+                                const std::string& value) {
+  return Parse(absl::StrCat(section, ":\n  ", key, ": ", value, "\n"));
+}
+
+absl::StatusOr<Invocation> Invoke(std::vector<const char*> args,
+                                  const Getenv& getenv = FakeEnv({})) {
+  args.insert(args.begin(), "eventbusd");
+  return ParseInvocation(static_cast<int>(args.size()), args.data(), getenv);
+}
+
+// Writes `contents` to a fresh file under the test temp dir; returns its path.
+std::string WriteTempFile(const std::string& name, std::string_view contents) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+  return path;
+}
+
+void ExpectSameConfig(const Config& actual, const Config& expected) {
+  EXPECT_EQ(actual.address, expected.address);
+  EXPECT_EQ(actual.drain_timeout, expected.drain_timeout);
+  EXPECT_EQ(actual.max_subscribers, expected.max_subscribers);
+  EXPECT_EQ(actual.capacity, expected.capacity);
+  EXPECT_EQ(actual.max_event_bytes, expected.max_event_bytes);
+  EXPECT_EQ(actual.log_level, expected.log_level);
+}
+
+Config CustomConfig() {
+  Config config;
+  config.address = "unix:/run/eventbus.sock";
+  config.drain_timeout = absl::Milliseconds(250);
+  config.max_subscribers = 7;
+  config.capacity = 8;
+  config.max_event_bytes = 4096;
+  config.log_level = "warn";
+  return config;
+}
+
+// --- Defaults and the YAML file.
+
+TEST(ConfigTest, EmbeddedDefaults) {
+  const Config config;
+  EXPECT_EQ(config.address, "127.0.0.1:50051");
+  EXPECT_EQ(config.drain_timeout, absl::Seconds(5));
+  EXPECT_EQ(config.max_subscribers, 10000u);
+  EXPECT_EQ(config.capacity, 1024u);
+  EXPECT_EQ(config.max_event_bytes, 1048576u);
+  EXPECT_EQ(config.log_level, "info");
+}
+
+TEST(ConfigTest, EmptyOrCommentOnlyTextKeepsBase) {
+  for (std::string_view text :
+       {"", "\n\n", "# nothing here\n  # at all\n", "---\n", "server:\n"}) {
+    const absl::StatusOr<Config> config =
+        ParseConfigYaml(text, "eventbus.yaml", CustomConfig());
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status();
+    ExpectSameConfig(*config, CustomConfig());
+  }
+}
+
+TEST(ConfigTest, ParsesEveryKey) {
+  const absl::StatusOr<Config> config = Parse(
+      "server:\n"
+      "  address: \"[::1]:0\"\n"
+      "  drain_timeout: 1m30s\n"
+      "  max_subscribers: 12\n"
+      "bus:\n"
+      "  capacity: 16777216\n"
+      "  max_event_bytes: 512KiB\n"
+      "log:\n"
+      "  level: trace\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->address, "[::1]:0");
+  EXPECT_EQ(config->drain_timeout, absl::Seconds(90));
+  EXPECT_EQ(config->max_subscribers, 12u);
+  EXPECT_EQ(config->capacity, 16777216u);
+  EXPECT_EQ(config->max_event_bytes, 524288u);
+  EXPECT_EQ(config->log_level, "trace");
+}
+
+TEST(ConfigTest, KeysLeftOutKeepBase) {
+  const absl::StatusOr<Config> config =
+      ParseConfigYaml("bus:\n  capacity: 3\n", "x.yaml", CustomConfig());
+  ASSERT_TRUE(config.ok()) << config.status();
+  Config expected = CustomConfig();
+  expected.capacity = 3;
+  ExpectSameConfig(*config, expected);
+}
+
+TEST(ConfigTest, ExampleFileHoldsTheDefaults) {
+  const absl::StatusOr<Config> config = LoadConfigFile(
+      EVENTBUS_SOURCE_DIR "/config/eventbus.yaml", CustomConfig());
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectSameConfig(*config, Config{});
+}
+
+TEST(ConfigTest, SizeSuffixes) {
+  const std::map<std::string, uint64_t> sizes = {{"64", 64},
+                                                 {"100B", 100},
+                                                 {"512KiB", 524288},
+                                                 {"1MiB", 1048576},
+                                                 {"\"2 MiB\"", 2097152},
+                                                 {"64MiB", 67108864},
+                                                 {"67108864", 67108864}};
+  for (const auto& [text, bytes] : sizes) {
+    const absl::StatusOr<Config> config =
+        ParseKey("bus", "max_event_bytes", text);
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status();
+    EXPECT_EQ(config->max_event_bytes, bytes) << text;
+  }
+}
+
+TEST(ConfigTest, BadSizes) {
+  const std::string range =
+      "eventbus.yaml:2: bus.max_event_bytes: must be between 64 and 67108864, "
+      "got ";
+  const std::string syntax =
+      "eventbus.yaml:2: bus.max_event_bytes: expected a size in bytes like "
+      "1048576, \"512KiB\" or \"1MiB\", got ";
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "63").status(),
+            Invalid(range + "63"));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "65MiB").status(),
+            Invalid(range + "65MiB"));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "0KiB").status(),
+            Invalid(range + "0KiB"));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "99999999999999999999").status(),
+            Invalid(range + "99999999999999999999"));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "1MB").status(),
+            Invalid(syntax + "\"1MB\""));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "1.5MiB").status(),
+            Invalid(syntax + "\"1.5MiB\""));
+  EXPECT_EQ(ParseKey("bus", "max_event_bytes", "-1").status(),
+            Invalid(syntax + "\"-1\""));
+}
+
+TEST(ConfigTest, Durations) {
+  const std::map<std::string, absl::Duration> durations = {
+      {"0", absl::ZeroDuration()},        {"0s", absl::ZeroDuration()},
+      {"500ms", absl::Milliseconds(500)}, {"5s", absl::Seconds(5)},
+      {"1m", absl::Minutes(1)},           {"1h", absl::Hours(1)}};
+  for (const auto& [text, duration] : durations) {
+    const absl::StatusOr<Config> config =
+        ParseKey("server", "drain_timeout", text);
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status();
+    EXPECT_EQ(config->drain_timeout, duration) << text;
+  }
+}
+
+TEST(ConfigTest, BadDurations) {
+  const std::string prefix = "eventbus.yaml:2: server.drain_timeout: ";
+  EXPECT_EQ(ParseKey("server", "drain_timeout", "61m").status(),
+            Invalid(prefix + "must be between 0s and 1h, got 61m"));
+  EXPECT_EQ(ParseKey("server", "drain_timeout", "-1s").status(),
+            Invalid(prefix + "must be between 0s and 1h, got -1s"));
+  EXPECT_EQ(ParseKey("server", "drain_timeout", "inf").status(),
+            Invalid(prefix + "must be between 0s and 1h, got inf"));
+  EXPECT_EQ(
+      ParseKey("server", "drain_timeout", "5").status(),
+      Invalid(prefix + "expected a duration like \"5s\", \"500ms\" or \"1m\", "
+                       "got \"5\""));
+}
+
+TEST(ConfigTest, Addresses) {
+  for (std::string_view address :
+       {"127.0.0.1:50051", "localhost:0", "0.0.0.0:65535", "my-host.example:80",
+        "[::]:50051", "[::1]:1", "[fe80::1%eth0]:9", "unix:/tmp/bus.sock",
+        "unix:relative.sock"}) {
+    const absl::StatusOr<Config> config = ParseKey(
+        "server", "address", absl::StrCat("\"", std::string(address), "\""));
+    ASSERT_TRUE(config.ok()) << address << ": " << config.status();
+    EXPECT_EQ(config->address, address);
+  }
+}
+
+TEST(ConfigTest, BadAddresses) {
+  const std::map<std::string, std::string> errors = {
+      {"localhost", "expected host:port or unix:PATH, got \"localhost\""},
+      {"unix:", "unix: needs a socket path, got \"unix:\""},
+      {"host:65536",
+       "port must be a number between 0 and 65535, got \"65536\" in "
+       "\"host:65536\""},
+      {"host:",
+       "port must be a number between 0 and 65535, got \"\" in "
+       "\"host:\""},
+      {"host:http",
+       "port must be a number between 0 and 65535, got \"http\" in "
+       "\"host:http\""},
+      {":80",
+       "missing host in \":80\" (use 0.0.0.0 or [::] for all interfaces)"},
+      {"::1:80",
+       "an IPv6 address needs brackets, like \"[::1]:50051\", got "
+       "\"::1:80\""},
+      {"[::1]", "expected [IPv6]:port, got \"[::1]\""},
+      {"[zz]:80", "invalid IPv6 address \"zz\" in \"[zz]:80\""},
+      {"a b:80", "invalid host \"a b\" in \"a b:80\""},
+  };
+  for (const auto& [address, reason] : errors) {
+    EXPECT_EQ(ParseKey("server", "address",
+                       absl::StrCat("\"", std::string(address), "\""))
+                  .status(),
+              Invalid("eventbus.yaml:2: server.address: " + reason));
+  }
+}
+
+TEST(ConfigTest, LogLevels) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
+    const absl::StatusOr<Config> config = ParseKey("log", "level", level);
+    ASSERT_TRUE(config.ok()) << level << ": " << config.status();
+    EXPECT_EQ(config->log_level, level);
+  }
+  EXPECT_EQ(ParseKey("log", "level", "verbose").status(),
+            Invalid("eventbus.yaml:2: log.level: must be trace, debug, info, "
+                    "warn or error, got \"verbose\""));
+}
+
+// --- YAML errors, each with its file, line and key.
+
+TEST(ConfigTest, OutOfRangeNamesKeyAndLine) {
+  EXPECT_EQ(ParseError("server:\n"
+                       "  address: 127.0.0.1:1\n"
+                       "  drain_timeout: 1s\n"
+                       "  max_subscribers: 10\n"
+                       "bus:\n"
+                       "  max_event_bytes: 1MiB\n"
+                       "  capacity: 0\n"),
+            Invalid("eventbus.yaml:7: bus.capacity: must be between 1 and "
+                    "16777216, got 0"));
+  EXPECT_EQ(ParseKey("bus", "capacity", "16777217").status(),
+            Invalid("eventbus.yaml:2: bus.capacity: must be between 1 and "
+                    "16777216, got 16777217"));
+  EXPECT_EQ(ParseKey("server", "max_subscribers", "1000001").status(),
+            Invalid("eventbus.yaml:2: server.max_subscribers: must be between "
+                    "1 and 1000000, got 1000001"));
+}
+
+TEST(ConfigTest, UnknownKeys) {
+  EXPECT_EQ(ParseError("# comment\nserver:\n  adress: x:1\n"),
+            Invalid("eventbus.yaml:3: server.adress: unknown key (did you "
+                    "mean server.address?)"));
+  EXPECT_EQ(ParseError("servr:\n  address: x:1\n"),
+            Invalid("eventbus.yaml:1: servr: unknown key (did you mean "
+                    "server?)"));
+  EXPECT_EQ(ParseError("server:\n  capacity: 5\n"),
+            Invalid("eventbus.yaml:2: server.capacity: unknown key (did you "
+                    "mean bus.capacity?)"));
+  EXPECT_EQ(ParseError("metrics:\n  port: 9090\n"),
+            Invalid("eventbus.yaml:1: metrics: unknown key"));
+  EXPECT_EQ(ParseError("log:\n  colour: true\n"),
+            Invalid("eventbus.yaml:2: log.colour: unknown key"));
+}
+
+TEST(ConfigTest, WrongTypes) {
+  const std::string subscribers = "eventbus.yaml:4: server.max_subscribers: ";
+  const std::string lines_before = "server:\n  address: x:1\n  # note\n";
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers: many\n"),
+            Invalid(subscribers + "expected an integer, got \"many\""));
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers: 1.5\n"),
+            Invalid(subscribers + "expected an integer, got \"1.5\""));
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers: 0x10\n"),
+            Invalid(subscribers + "expected an integer, got \"0x10\""));
+  EXPECT_EQ(
+      ParseError(lines_before + "  max_subscribers: -1\n"),
+      Invalid(subscribers + "expected a non-negative integer, got \"-1\""));
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers:\n"),
+            Invalid(subscribers + "expected an integer, got null"));
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers: [1, 2]\n"),
+            Invalid(subscribers + "expected an integer, got a sequence"));
+  EXPECT_EQ(ParseError(lines_before + "  max_subscribers:\n    n: 1\n"),
+            Invalid(subscribers + "expected an integer, got a map"));
+  EXPECT_EQ(
+      ParseKey("log", "level", "{a: 1}").status(),
+      Invalid("eventbus.yaml:2: log.level: expected a string, got a map"));
+  EXPECT_EQ(
+      ParseError("bus: 5\n"),
+      Invalid("eventbus.yaml:1: bus: expected a map, got a scalar \"5\""));
+  EXPECT_EQ(ParseError("log:\n  - level\n"),
+            Invalid("eventbus.yaml:1: log: expected a map, got a sequence"));
+  EXPECT_EQ(ParseError("just text\n"),
+            Invalid("eventbus.yaml:1: expected a map with the sections "
+                    "server, bus, log, got a scalar \"just text\""));
+}
+
+TEST(ConfigTest, MalformedYaml) {
+  EXPECT_EQ(ParseError("server:\n  address: x:1\n bad: 1\n"),
+            Invalid("eventbus.yaml:3: malformed YAML: end of map not found"));
+  EXPECT_EQ(ParseError("bus:\n  capacity: 1: 2\n"),
+            Invalid("eventbus.yaml:2: malformed YAML: illegal map value"));
+  EXPECT_EQ(
+      ParseError("bus: {capacity: 1\n"),
+      Invalid("eventbus.yaml:2: malformed YAML: end of map flow not found"));
+}
+
+TEST(ConfigTest, DuplicateKeys) {
+  EXPECT_EQ(ParseError("bus:\n  capacity: 1\n  capacity: 2\n"),
+            Invalid("eventbus.yaml:3: bus.capacity: duplicate key (first at "
+                    "line 2)"));
+  EXPECT_EQ(ParseError("bus: {}\nlog: {}\nbus: {}\n"),
+            Invalid("eventbus.yaml:3: bus: duplicate key (first at line 1)"));
+}
+
+TEST(ConfigTest, SecondDocument) {
+  EXPECT_EQ(ParseError("bus: {}\n---\nlog: {}\n"),
+            Invalid("eventbus.yaml:3: expected one YAML document, found a "
+                    "second one"));
+}
+
+// --- Files.
+
+TEST(ConfigTest, LoadsFileAndNamesItInErrors) {
+  const std::string good = WriteTempFile("good.yaml", "bus:\n  capacity: 9\n");
+  const absl::StatusOr<Config> config = LoadConfigFile(good, Config{});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->capacity, 9u);
+
+  const std::string bad = WriteTempFile("bad.yaml", "bus:\n  capacity: 0\n");
+  EXPECT_EQ(LoadConfigFile(bad, Config{}).status(),
+            Invalid(bad + ":2: bus.capacity: must be between 1 and 16777216, "
+                          "got 0"));
+}
+
+TEST(ConfigTest, UnreadableFile) {
+  EXPECT_EQ(LoadConfigFile("/x/y.yaml", Config{}).status(),
+            Invalid("cannot read config file /x/y.yaml: No such file or "
+                    "directory"));
+  const std::string dir = ::testing::TempDir();
+  EXPECT_EQ(LoadConfigFile(dir, Config{}).status(),
+            Invalid("cannot read config file " + dir + ": Is a directory"));
+}
+
+// --- Environment.
+
+TEST(ConfigTest, EnvironmentSetsEveryKey) {
+  Config config;
+  ASSERT_TRUE(ApplyEnvironment(
+                  FakeEnv({{"EVENTBUS_SERVER_ADDRESS", "unix:/run/bus.sock"},
+                           {"EVENTBUS_SERVER_DRAIN_TIMEOUT", "250ms"},
+                           {"EVENTBUS_SERVER_MAX_SUBSCRIBERS", "7"},
+                           {"EVENTBUS_BUS_CAPACITY", "8"},
+                           {"EVENTBUS_BUS_MAX_EVENT_BYTES", "4KiB"},
+                           {"EVENTBUS_LOG_LEVEL", "warn"},
+                           {"EVENTBUS_UNRELATED", "ignored"}}),
+                  &config)
+                  .ok());
+  Config expected = CustomConfig();
+  expected.address = "unix:/run/bus.sock";
+  ExpectSameConfig(config, expected);
+}
+
+TEST(ConfigTest, EnvironmentErrorsLeaveConfigUnchanged) {
+  Config config = CustomConfig();
+  EXPECT_EQ(ApplyEnvironment(FakeEnv({{"EVENTBUS_LOG_LEVEL", "debug"},
+                                      {"EVENTBUS_BUS_CAPACITY", "0"}}),
+                             &config),
+            Invalid("environment EVENTBUS_BUS_CAPACITY: bus.capacity: must be "
+                    "between 1 and 16777216, got 0"));
+  EXPECT_EQ(
+      ApplyEnvironment(FakeEnv({{"EVENTBUS_SERVER_ADDRESS", ""}}), &config),
+      Invalid("environment EVENTBUS_SERVER_ADDRESS: server.address: set "
+              "but empty"));
+  ExpectSameConfig(config, CustomConfig());
+}
+
+// --- Command line.
+
+TEST(ConfigTest, NoArgumentsGiveDefaults) {
+  const absl::StatusOr<Invocation> invocation = Invoke({});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  ExpectSameConfig(invocation->config, Config{});
+  EXPECT_EQ(invocation->config_path, "");
+  EXPECT_FALSE(invocation->show_help);
+  EXPECT_FALSE(invocation->show_version);
+}
+
+TEST(ConfigTest, FlagsInBothForms) {
+  const absl::StatusOr<Invocation> invocation =
+      Invoke({"--address", "unix:/run/bus.sock", "--drain-timeout=250ms",
+              "--max-subscribers", "7", "--capacity=8", "--max-event-bytes",
+              "4KiB", "--log-level=warn", "--capacity", "8"});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  Config expected = CustomConfig();
+  expected.address = "unix:/run/bus.sock";
+  ExpectSameConfig(invocation->config, expected);
+}
+
+TEST(ConfigTest, FileThenEnvironmentThenFlags) {
+  const std::string path = WriteTempFile("precedence.yaml",
+                                         "server:\n"
+                                         "  max_subscribers: 1\n"
+                                         "bus:\n"
+                                         "  capacity: 1\n"
+                                         "  max_event_bytes: 1KiB\n"
+                                         "log:\n"
+                                         "  level: debug\n");
+  const Getenv env =
+      FakeEnv({{"EVENTBUS_BUS_CAPACITY", "2"}, {"EVENTBUS_LOG_LEVEL", "warn"}});
+  const absl::StatusOr<Invocation> invocation =
+      Invoke({"--log-level", "error", "--config", path.c_str()}, env);
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  EXPECT_EQ(invocation->config_path, path);
+  EXPECT_EQ(invocation->config.address, "127.0.0.1:50051");  // default
+  EXPECT_EQ(invocation->config.max_subscribers, 1u);         // file
+  EXPECT_EQ(invocation->config.max_event_bytes, 1024u);      // file
+  EXPECT_EQ(invocation->config.capacity, 2u);                // env
+  EXPECT_EQ(invocation->config.log_level, "error");          // flag
+}
+
+TEST(ConfigTest, HelpAndVersion) {
+  const absl::StatusOr<Invocation> help =
+      Invoke({"--config", "/x/y.yaml", "-h"},
+             FakeEnv({{"EVENTBUS_LOG_LEVEL", "bogus"}}));
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_TRUE(help->show_help);
+  EXPECT_FALSE(help->show_version);
+  ASSERT_TRUE(Invoke({"--help"}).ok());
+  EXPECT_TRUE(Invoke({"--help"})->show_help);
+  ASSERT_TRUE(Invoke({"--version"}).ok());
+  EXPECT_TRUE(Invoke({"--version"})->show_version);
+  EXPECT_EQ(Invoke({"--help=yes"}).status(), Invalid("--help takes no value"));
+}
+
+TEST(ConfigTest, BadCommandLines) {
+  EXPECT_EQ(Invoke({"--foo"}).status(),
+            Invalid("unknown flag --foo (see --help)"));
+  EXPECT_EQ(Invoke({"--foo=1"}).status(),
+            Invalid("unknown flag --foo (see --help)"));
+  EXPECT_EQ(Invoke({"-c", "x"}).status(),
+            Invalid("unknown flag -c (see --help)"));
+  EXPECT_EQ(Invoke({"extra"}).status(),
+            Invalid("unexpected argument \"extra\" (see --help)"));
+  EXPECT_EQ(Invoke({"--capacity"}).status(),
+            Invalid("--capacity needs a value"));
+  EXPECT_EQ(Invoke({"--capacity", "--log-level", "info"}).status(),
+            Invalid("--capacity needs a value"));
+  EXPECT_EQ(Invoke({"--config="}).status(), Invalid("--config needs a value"));
+  EXPECT_EQ(Invoke({"--capacity", "0"}).status(),
+            Invalid("--capacity: must be between 1 and 16777216, got 0"));
+  EXPECT_EQ(Invoke({"--drain-timeout", "-1s"}).status(),
+            Invalid("--drain-timeout: must be between 0s and 1h, got -1s"));
+  EXPECT_EQ(Invoke({"--config", "/x/y.yaml"}).status(),
+            Invalid("cannot read config file /x/y.yaml: No such file or "
+                    "directory"));
+  EXPECT_EQ(
+      Invoke({}, FakeEnv({{"EVENTBUS_BUS_MAX_EVENT_BYTES", "1GiB"}})).status(),
+      Invalid("environment EVENTBUS_BUS_MAX_EVENT_BYTES: "
+              "bus.max_event_bytes: expected a size in bytes like "
+              "1048576, \"512KiB\" or \"1MiB\", got \"1GiB\""));
+}
+
+TEST(ConfigTest, UsageListsEverySetting) {
+  const std::string usage = UsageText();
+  for (std::string_view word : {"--config",
+                                "--address",
+                                "--drain-timeout",
+                                "--max-subscribers",
+                                "--capacity",
+                                "--max-event-bytes",
+                                "--log-level",
+                                "--help",
+                                "-h",
+                                "--version",
+                                "EVENTBUS_SERVER_ADDRESS",
+                                "EVENTBUS_SERVER_DRAIN_TIMEOUT",
+                                "EVENTBUS_SERVER_MAX_SUBSCRIBERS",
+                                "EVENTBUS_BUS_CAPACITY",
+                                "EVENTBUS_BUS_MAX_EVENT_BYTES",
+                                "EVENTBUS_LOG_LEVEL",
+                                "server:",
+                                "address: 127.0.0.1:50051",
+                                "drain_timeout: 5s",
+                                "max_subscribers: 10000",
+                                "bus:",
+                                "capacity: 1024",
+                                "max_event_bytes: 1MiB",
+                                "log:",
+                                "level: info"}) {
+    EXPECT_NE(usage.find(word), std::string::npos) << word;
+  }
+}
+
+}  // namespace
+}  // namespace eventbus

@@ -49,6 +49,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   int port = 0;
   builder.AddListeningPort(config.address, grpc::InsecureServerCredentials(),
                            &port);
+  // gRPC sets SO_REUSEPORT by default: a second daemon on the same port
+  // would silently share connections with the first instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&daemon->service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max(kDefaultMaxReceiveBytes,

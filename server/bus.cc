@@ -2,30 +2,14 @@
 
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/event_validation.h"
+#include "server/random_uuid.h"
 #include "server/ring.h"
 #include "server/status_macros.h"
 
 namespace eventbus {
-namespace {
-
-// A random (version 4) UUID in its canonical text form.
-std::string RandomUuid() {
-  thread_local absl::BitGen gen;
-  const uint64_t hi =
-      (absl::Uniform<uint64_t>(gen) & ~uint64_t{0xF000}) | uint64_t{0x4000};
-  const uint64_t lo = (absl::Uniform<uint64_t>(gen) & ~(uint64_t{3} << 62)) |
-                      (uint64_t{2} << 62);
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32,
-                         (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48,
-                         lo & 0xFFFFFFFFFFFF);
-}
-
-}  // namespace
-
 absl::StatusOr<Bus> Bus::Create(BusOptions options) {
   if (options.capacity < 1 || options.capacity > BusOptions::kMaxCapacity) {
     return absl::InvalidArgumentError(

@@ -7,10 +7,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "server/random_uuid.h"
 #include "server/status_macros.h"
 
 namespace eventbus {
@@ -20,12 +19,6 @@ namespace {
 constexpr uint64_t kDefaultMaxReceiveBytes = 4 << 20;
 // Room for the PublishRequest framing around an event at the size limit.
 constexpr uint64_t kRequestOverheadBytes = 64 << 10;
-
-std::string NewInstanceId() {
-  absl::BitGen gen;
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                         absl::Uniform<uint64_t>(gen));
-}
 
 // "127.0.0.1:0" listened on port 43215 -> "127.0.0.1:43215".
 std::string ResolvedAddress(const std::string& address, int port) {
@@ -41,7 +34,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
   options.max_event_bytes = config.max_event_bytes;
   options.max_subscribers = config.max_subscribers;
   EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(options));
-  std::unique_ptr<Daemon> daemon(new Daemon(config, bus, NewInstanceId()));
+  std::unique_ptr<Daemon> daemon(new Daemon(config, bus, RandomUuid()));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

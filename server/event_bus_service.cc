@@ -7,8 +7,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/mutex.h"
 #include "server/response_encoding.h"
 #include "server/status_macros.h"
 
@@ -87,7 +87,7 @@ class SubscribeReactor final
                                  const Bus& bus) {
     auto reactor = std::make_shared<SubscribeReactor>(context);
     {
-      absl::MutexLock lock(&reactor->mu_);
+      MutexLock lock(&reactor->mu_);
       reactor->self_ = reactor;
     }
     reactor->Begin(request, bus);
@@ -101,7 +101,7 @@ class SubscribeReactor final
 
   void OnWriteDone(bool ok) override {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       writing_ = false;
       if (ok && !cancelled_) {
         // Fall through to Pump() below, outside the lock.
@@ -121,7 +121,7 @@ class SubscribeReactor final
 
   void OnCancel() override {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       cancelled_ = true;
       // With a write in flight, OnWriteDone finishes the stream.
       if (writing_ || finished_) return;
@@ -133,7 +133,7 @@ class SubscribeReactor final
   void OnDone() override {
     std::shared_ptr<SubscribeReactor> self;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       subscription_.reset();  // leaves the bus now
       self = std::move(self_);
     }
@@ -154,14 +154,14 @@ class SubscribeReactor final
       spdlog::info("subscribe from {} refused: {}", peer_,
                    subscription.status().ToString());
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         finished_ = true;
       }
       Finish(ToGrpc(subscription.status()));
       return;
     }
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       subscription_ = std::move(*subscription);
       spdlog::debug("subscriber '{}' ({}) starts at sequence {}",
                     subscription_->name(), peer_, subscription_->cursor());
@@ -177,7 +177,7 @@ class SubscribeReactor final
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
     Next next;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (writing_ || finished_) return;
       next = cancelled_ ? Next::kCancel : Fill();
       if (next == Next::kWrite) writing_ = true;
@@ -233,7 +233,7 @@ class SubscribeReactor final
   }
 
   const std::string peer_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   ReadBatch batch_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -11,7 +11,7 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
   std::shared_ptr<const StoredEvent> evicted;
   Wakers wakers;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (closed_) {
       return absl::UnavailableError("the bus is draining; nothing published");
     }
@@ -39,6 +39,7 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
     result.sequence = sequence;
     result.subscribers = subscribers_;
     wakers.swap(armed_);
+    if (blocked_readers_ > 0) changed_.SignalAll();
   }
   Wake(wakers);
   return result;
@@ -46,7 +47,7 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
 
 absl::StatusOr<uint64_t> Ring::Register(SubscribeOptions::Start start,
                                         uint64_t from_sequence) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (closed_) {
     return absl::UnavailableError("the bus is draining; not subscribing");
   }
@@ -80,8 +81,9 @@ absl::StatusOr<uint64_t> Ring::Register(SubscribeOptions::Start start,
 }
 
 void Ring::Unregister() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   --subscribers_;
+  changed_.SignalAll();
 }
 
 uint64_t Ring::OldestRetained() const {
@@ -91,7 +93,7 @@ uint64_t Ring::OldestRetained() const {
 
 void Ring::Read(uint64_t* cursor, const ReadLimits& limits, ReadBatch* batch) {
   batch->Clear();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const uint64_t oldest = OldestRetained();
   if (*cursor < oldest) {
     batch->lag = Lag{*cursor, oldest - 1};
@@ -109,52 +111,46 @@ void Ring::Read(uint64_t* cursor, const ReadLimits& limits, ReadBatch* batch) {
 }
 
 bool Ring::Arm(uint64_t cursor, std::weak_ptr<SubscriptionWaker> waker) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (ReadableAt(cursor)) return false;
   armed_.push_back(std::move(waker));
   return true;
 }
 
 bool Ring::AwaitReadable(uint64_t cursor, absl::Time deadline) {
-  struct Args {
-    Ring* ring;
-    uint64_t cursor;
-  } args{this, cursor};
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithDeadline(absl::Condition(
-                                   +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                     return a->ring->ReadableAt(a->cursor);
-                                   },
-                                   &args),
-                               deadline);
+  MutexLock lock(&mu_);
+  ++blocked_readers_;
+  while (!ReadableAt(cursor) && changed_.WaitUntil(deadline)) {
+  }
+  --blocked_readers_;
+  return ReadableAt(cursor);
 }
 
 void Ring::Close() {
   Wakers wakers;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
     wakers.swap(armed_);
+    changed_.SignalAll();
   }
   Wake(wakers);
 }
 
 bool Ring::AwaitNoSubscribers(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithDeadline(
-      absl::Condition(
-          +[](uint64_t* subscribers) { return *subscribers == 0; },
-          &subscribers_),
-      deadline);
+  MutexLock lock(&mu_);
+  while (subscribers_ > 0 && changed_.WaitUntil(deadline)) {
+  }
+  return subscribers_ == 0;
 }
 
 uint64_t Ring::subscriber_count() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return subscribers_;
 }
 
 uint64_t Ring::next_sequence() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return next_sequence_;
 }
 

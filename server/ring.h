@@ -15,8 +15,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "server/bus.h"
+#include "server/mutex.h"
 #include "server/stored_event.h"
 #include "server/subscription.h"
 
@@ -70,7 +70,11 @@ class Ring {
   static void Wake(const Wakers& wakers);
 
   const BusOptions options_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
+  // Signalled on publish and close while blocked_readers_ > 0, and when a
+  // subscriber leaves.
+  CondVar changed_{&mu_};
+  uint64_t blocked_readers_ ABSL_GUARDED_BY(mu_) = 0;
   // slots_[(sequence - 1) % capacity]; grows to capacity as events arrive.
   std::vector<std::shared_ptr<const StoredEvent>> slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;

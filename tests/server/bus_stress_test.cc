@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "server/bus.h"
+#include "server/mutex.h"
 #include "tests/server/bus_test_util.h"
 
 namespace eventbus {
@@ -28,8 +28,9 @@ class Reader : public SubscriptionWaker,
       : subscription_(std::move(subscription)), stall_(stall) {}
 
   void OnReadable() override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     woken_ = true;
+    woken_cv_.SignalAll();
   }
 
   void Run() {
@@ -72,21 +73,23 @@ class Reader : public SubscriptionWaker,
       subscription_->TryRead({.max_events = 64}, batch);
       if (!batch->empty()) return;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         woken_ = false;
       }
       if (!subscription_->Arm(weak_from_this())) continue;
-      absl::MutexLock lock(&mu_);
-      if (!mu_.AwaitWithTimeout(absl::Condition(&woken_), absl::Seconds(30))) {
-        return;
+      MutexLock lock(&mu_);
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      while (!woken_) {
+        if (!woken_cv_.WaitUntil(deadline)) return;
       }
     }
   }
 
   std::unique_ptr<Subscription> subscription_;
   const bool stall_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar woken_cv_{&mu_};
 };
 
 TEST(BusStressTest, ConcurrentPublishersAndReadersAccountForEveryEvent) {

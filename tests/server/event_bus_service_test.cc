@@ -137,7 +137,7 @@ TEST_F(EventBusServiceTest, SubscribeHeadersCarryTheInstance) {
   auto subscriber = Subscribe();
   const std::string instance =
       subscriber->Header(EventBusService::kInstanceKey);
-  EXPECT_EQ(instance.size(), 32u);
+  EXPECT_EQ(instance.size(), 36u);
   StartDaemon();
   EXPECT_NE(Subscribe()->Header(EventBusService::kInstanceKey), instance);
 }

@@ -90,7 +90,7 @@ class SubscribeReactor final
       MutexLock lock(&reactor->mu_);
       reactor->self_ = reactor;
     }
-    reactor->Begin(request, bus);
+    reactor->Begin(context, request, bus);
     return reactor.get();
   }
 
@@ -141,7 +141,8 @@ class SubscribeReactor final
   }
 
  private:
-  void Begin(const grpc::ByteBuffer& request, const Bus& bus) {
+  void Begin(grpc::CallbackServerContext* context,
+             const grpc::ByteBuffer& request, const Bus& bus) {
     absl::StatusOr<std::unique_ptr<Subscription>> subscription =
         [&]() -> absl::StatusOr<std::unique_ptr<Subscription>> {
       EVENTBUS_ASSIGN_OR_RETURN(v1::SubscribeRequest parsed,
@@ -163,6 +164,8 @@ class SubscribeReactor final
     {
       MutexLock lock(&mu_);
       subscription_ = std::move(*subscription);
+      context->AddInitialMetadata(EventBusService::kStartSequenceKey,
+                                  std::to_string(subscription_->cursor()));
       spdlog::debug("subscriber '{}' ({}) starts at sequence {}",
                     subscription_->name(), peer_, subscription_->cursor());
     }

@@ -5,7 +5,8 @@
 // (event_bus_service.cc), which keeps at most one write in flight and
 // assembles each response from the bytes events were encoded to at publish
 // time (hence the raw Subscribe method). Every response's initial metadata
-// carries `eventbus-instance`.
+// carries `eventbus-instance`; a Subscribe stream's also carries
+// `eventbus-start-sequence`.
 //
 // Thread-safety: gRPC calls the handlers from any thread; the service holds
 // only immutable state and the (thread-safe) Bus handle.
@@ -27,6 +28,10 @@ class EventBusService final
  public:
   // Metadata key of the instance id.
   static constexpr char kInstanceKey[] = "eventbus-instance";
+  // Metadata key, on Subscribe streams, of the sequence the stream starts
+  // at: its first event or the first of its first Lagged range. A client
+  // that reconnects before any event arrived resumes from it.
+  static constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
 
   // `instance_id` identifies this daemon run in every response.
   EventBusService(Bus bus, std::string instance_id)

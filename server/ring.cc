@@ -52,9 +52,9 @@ absl::StatusOr<uint64_t> Ring::Register(SubscribeOptions::Start start,
     return absl::UnavailableError("the bus is draining; not subscribing");
   }
   if (subscribers_ >= options_.max_subscribers) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the bus already has ", subscribers_,
-                     " subscribers, the limit server.max_subscribers"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscriber limit reached: ", subscribers_,
+        " subscribers, server.max_subscribers is ", options_.max_subscribers));
   }
   uint64_t cursor = next_sequence_;
   switch (start) {

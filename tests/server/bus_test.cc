@@ -295,8 +295,10 @@ TEST_F(BusTest, MaxSubscribersIsResourceExhausted) {
   Bus bus = *Bus::Create(options);
   auto first = bus.Subscribe({});
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(bus.Subscribe({}).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(bus.Subscribe({}).status(),
+            absl::ResourceExhaustedError("subscriber limit reached: 1 "
+                                         "subscribers, server.max_subscribers "
+                                         "is 1"));
   first->reset();
   EXPECT_TRUE(bus.Subscribe({}).ok());
 }

@@ -256,6 +256,9 @@ TEST_F(EventBusServiceTest, FromEarliestAndFromSequenceResume) {
   ASSERT_TRUE(all->ReadEvents(5));
   EXPECT_EQ(all->events()[0].sequence(), 1u);
 
+  EXPECT_EQ(all->Header(EventBusService::kStartSequenceKey), "1");
+  EXPECT_EQ(Subscribe()->Header(EventBusService::kStartSequenceKey), "6");
+
   auto resumed = Subscribe(FromSequence(4));
   ASSERT_TRUE(resumed->ReadEvents(2));
   EXPECT_EQ(resumed->events()[0].sequence(), 4u);

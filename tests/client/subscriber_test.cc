@@ -1,0 +1,249 @@
+// Subscriber against the real eventbusd: resume across a cut connection and
+// a daemon restart, lag delivered as such, bounded backoff, clean shutdown.
+#include "client/subscriber.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/publisher.h"
+#include "gtest/gtest.h"
+#include "server/mutex.h"
+#include "tests/testing/daemon_process.h"
+#include "tests/testing/grpc_clients.h"
+#include "tests/testing/tcp_proxy.h"
+
+namespace eventbus::client {
+namespace {
+
+using ::eventbus::testing::DaemonProcess;
+using ::eventbus::testing::FullAuditEvent;
+using Kind = SubscriberNotice::Kind;
+
+// Collects a subscriber's notices; tests wait on them with deadlines.
+class Notices {
+ public:
+  Subscriber::Handler Handler() {
+    return [this](SubscriberNotice notice) {
+      MutexLock lock(&mu_);
+      notices_.push_back(std::move(notice));
+      changed_.SignalAll();
+    };
+  }
+  // Waits until `count` notices of `kind` arrived.
+  bool Await(Kind kind, size_t count,
+             absl::Duration timeout = absl::Seconds(20)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    MutexLock lock(&mu_);
+    while (CountLocked(kind) < count) {
+      if (!changed_.WaitUntil(deadline)) return false;
+    }
+    return true;
+  }
+  std::vector<SubscriberNotice> Of(Kind kind) {
+    MutexLock lock(&mu_);
+    std::vector<SubscriberNotice> of;
+    for (const auto& notice : notices_) {
+      if (notice.kind == kind) of.push_back(notice);
+    }
+    return of;
+  }
+  std::vector<uint64_t> EventSequences() {
+    std::vector<uint64_t> sequences;
+    for (const auto& notice : Of(Kind::kEvent)) {
+      sequences.push_back(notice.event.sequence());
+    }
+    return sequences;
+  }
+
+ private:
+  size_t CountLocked(Kind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t count = 0;
+    for (const auto& notice : notices_) count += notice.kind == kind;
+    return count;
+  }
+  Mutex mu_;
+  CondVar changed_{&mu_};
+  std::vector<SubscriberNotice> notices_ ABSL_GUARDED_BY(mu_);
+};
+
+class SubscriberTest : public ::testing::Test {
+ protected:
+  void StartDaemon(const std::string& address = "127.0.0.1:0",
+                   std::vector<std::string> flags = {}) {
+    flags.insert(flags.begin(), {"--address", address});
+    auto daemon = DaemonProcess::Start(flags);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+    publisher_ = *Publisher::Create(Channel(daemon_->address()));
+  }
+  static std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  static SubscriberOptions FastRetry() {
+    SubscriberOptions options;
+    options.backoff.initial = absl::Milliseconds(20);
+    options.backoff.max = absl::Milliseconds(200);
+    return options;
+  }
+  void Publish(int count) {
+    for (int i = 0; i < count; ++i) {
+      ASSERT_TRUE(publisher_->Publish(FullAuditEvent()).ok());
+    }
+  }
+  int Port() const {
+    int port = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(
+        daemon_->address().substr(daemon_->address().rfind(':') + 1), &port));
+    return port;
+  }
+
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<Publisher> publisher_;
+  Notices notices_;
+};
+
+TEST_F(SubscriberTest, ReceivesEventsInOrder) {
+  StartDaemon();
+  auto subscriber =
+      *Subscriber::Start(Channel(daemon_->address()), {}, notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  Publish(3);
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 3));
+  EXPECT_EQ(notices_.EventSequences(), (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST_F(SubscriberTest, ResumesAfterACutConnectionWithoutLoss) {
+  StartDaemon();
+  auto proxy = *testing::TcpProxy::Start(Port());
+  auto subscriber = *Subscriber::Start(Channel(proxy->address()), FastRetry(),
+                                       notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  Publish(2);
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 2));
+
+  proxy->CutConnections();
+  ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 1));
+  Publish(3);  // published while the subscriber is away; the ring holds them
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 5));
+  EXPECT_EQ(notices_.EventSequences(), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_TRUE(notices_.Of(Kind::kLagged).empty());
+  EXPECT_TRUE(notices_.Of(Kind::kInstanceChanged).empty());
+  const auto connected = notices_.Of(Kind::kConnected);
+  ASSERT_GE(connected.size(), 2u);
+  EXPECT_EQ(connected.back().instance, connected.front().instance);
+}
+
+TEST_F(SubscriberTest, WhatTheRingNoLongerHoldsArrivesAsLagged) {
+  StartDaemon("127.0.0.1:0", {"--capacity", "4"});
+  auto proxy = *testing::TcpProxy::Start(Port());
+  auto subscriber = *Subscriber::Start(Channel(proxy->address()), FastRetry(),
+                                       notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  Publish(1);
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 1));
+  proxy->CutConnections();
+  ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 1));
+  Publish(10);  // 2..11; the ring keeps 8..11
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 5));
+  const auto lagged = notices_.Of(Kind::kLagged);
+  ASSERT_EQ(lagged.size(), 1u);
+  EXPECT_EQ(lagged[0].lagged.first_sequence(), 2u);
+  EXPECT_EQ(lagged[0].lagged.last_sequence(), 7u);
+  EXPECT_EQ(lagged[0].lagged.missed(), 6u);
+  EXPECT_EQ(notices_.EventSequences(),
+            (std::vector<uint64_t>{1, 8, 9, 10, 11}));
+}
+
+TEST_F(SubscriberTest, DaemonRestartIsReportedAndReadFromTheStart) {
+  StartDaemon();
+  const std::string address = daemon_->address();
+  auto subscriber =
+      *Subscriber::Start(Channel(address), FastRetry(), notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  Publish(3);
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 3));
+
+  daemon_->Signal(SIGKILL);
+  ASSERT_TRUE(daemon_->Wait(absl::Seconds(10)).has_value());
+  ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 1));
+  StartDaemon(address);  // same address, new instance, numbering from 1
+  Publish(2);
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, 5));
+
+  const auto changed = notices_.Of(Kind::kInstanceChanged);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_NE(changed[0].instance, changed[0].previous_instance);
+  EXPECT_EQ(changed[0].sequence, 4u);  // the old instance's next sequence
+  EXPECT_EQ(notices_.EventSequences(), (std::vector<uint64_t>{1, 2, 3, 1, 2}));
+}
+
+TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {
+  SubscriberOptions options;
+  options.backoff = {.initial = absl::Milliseconds(10),
+                     .max = absl::Milliseconds(80),
+                     .multiplier = 2,
+                     .jitter = 0};
+  // Nothing listens on port 1.
+  auto subscriber =
+      *Subscriber::Start(Channel("127.0.0.1:1"), options, notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 6));
+  const auto disconnected = notices_.Of(Kind::kDisconnected);
+  const std::vector<absl::Duration> expected = {
+      absl::Milliseconds(10), absl::Milliseconds(20), absl::Milliseconds(40),
+      absl::Milliseconds(80), absl::Milliseconds(80), absl::Milliseconds(80)};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(disconnected[i].retry_in, expected[i]) << i;
+    EXPECT_EQ(disconnected[i].status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_FALSE(disconnected[i].final);
+  }
+}
+
+TEST_F(SubscriberTest, BadFilterStopsForGood) {
+  StartDaemon();
+  SubscriberOptions options;
+  options.request.mutable_filter()->add_types(static_cast<v1::EventType>(9));
+  auto subscriber = *Subscriber::Start(Channel(daemon_->address()), options);
+  auto notice = subscriber->Next(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_EQ(notice->kind, Kind::kDisconnected);
+  EXPECT_TRUE(notice->final);
+  EXPECT_EQ(notice->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(subscriber->Next(absl::Now() + absl::Seconds(20)).has_value());
+}
+
+TEST_F(SubscriberTest, IteratorYieldsNotices) {
+  StartDaemon();
+  auto subscriber = *Subscriber::Start(Channel(daemon_->address()), {});
+  auto connected = subscriber->Next(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(connected.has_value());
+  EXPECT_EQ(connected->kind, Kind::kConnected);
+  EXPECT_EQ(connected->sequence, 1u);
+  Publish(1);
+  auto event = subscriber->Next(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->kind, Kind::kEvent);
+  EXPECT_EQ(event->event.audit().username(), "alice");
+  EXPECT_FALSE(subscriber->Next(absl::Now() + absl::Milliseconds(50)));
+}
+
+TEST_F(SubscriberTest, DestructorCancelsPromptlyWhileConnectedOrBackingOff) {
+  StartDaemon();
+  auto connected =
+      *Subscriber::Start(Channel(daemon_->address()), {}, notices_.Handler());
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  SubscriberOptions slow;
+  slow.backoff.initial = absl::Hours(1);
+  Notices backing_off;
+  auto waiting =
+      *Subscriber::Start(Channel("127.0.0.1:1"), slow, backing_off.Handler());
+  ASSERT_TRUE(backing_off.Await(Kind::kDisconnected, 1));
+  const absl::Time start = absl::Now();
+  connected.reset();
+  waiting.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace eventbus::client

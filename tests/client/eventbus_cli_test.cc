@@ -1,0 +1,150 @@
+// The eventbus CLI binary against the real eventbusd.
+#include <signal.h>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/child_process.h"
+#include "tests/testing/daemon_process.h"
+
+namespace eventbus {
+namespace {
+
+using ::eventbus::testing::ChildProcess;
+using ::eventbus::testing::CommandResult;
+using ::eventbus::testing::DaemonProcess;
+using ::eventbus::testing::RunCommand;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+class EventbusCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto daemon = DaemonProcess::Start({"--address", "127.0.0.1:0"});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+  }
+  std::vector<std::string> Argv(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {EVENTBUS_CLI_PATH, "--server", daemon_->address()});
+    return args;
+  }
+  CommandResult Run(std::vector<std::string> args, std::string input = "") {
+    return RunCommand(Argv(std::move(args)), {.stdin_text = std::move(input)});
+  }
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(EventbusCliTest, PublishPrintsTheReceipt) {
+  CommandResult r =
+      Run({"publish", "--username", "alice", "--operation", "read",
+           "--resource-type", "card", "--attr", "team=ml"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n');
+  EXPECT_THAT(r.out.substr(0, r.out.size() - 1),
+              MatchesRegex(R"(\{"sequence":"1","id":"[0-9a-f-]{36}",)"
+                           R"("subscribers":0\})"));
+}
+
+TEST_F(EventbusCliTest, PublishJsonLinesFromStdin) {
+  CommandResult r = Run(
+      {"publish", "--json"},
+      R"({"id":"a","audit":{"username":"bob","operation":"OPERATION_DELETE"}})"
+      "\n\n"
+      R"({"id":"b","spaceName":{"space":"s","name":"n"}})"
+      "\n");
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"sequence\":\"1\",\"id\":\"a\",\"subscribers\":0}\n"
+            "{\"sequence\":\"2\",\"id\":\"b\",\"subscribers\":0}\n");
+}
+
+TEST_F(EventbusCliTest, SubscribePrintsJsonLinesAndStopsAtCount) {
+  ASSERT_EQ(Run({"publish", "--count", "3", "--username", "carol"}).exit_status,
+            0);
+  CommandResult r = Run({"subscribe", "--from-earliest", "--count", "2"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("sequence":"1")"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("audit":{"username":"carol"})"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("attributes":{"n":"2"})"));
+  EXPECT_THAT(r.err, HasSubstr("subscribed"));
+}
+
+TEST_F(EventbusCliTest, SubscribeReportsLagAsItsOwnLine) {
+  auto daemon =
+      DaemonProcess::Start({"--address", "127.0.0.1:0", "--capacity", "2"});
+  ASSERT_TRUE(daemon.ok());
+  daemon_ = std::move(*daemon);
+  ASSERT_EQ(Run({"publish", "--count", "5"}).exit_status, 0);
+  CommandResult r = Run({"subscribe", "--from-sequence", "1", "--count", "2"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(
+      lines[0],
+      R"({"lagged":{"missed":"3","firstSequence":"1","lastSequence":"3"}})");
+  EXPECT_THAT(lines[1], HasSubstr(R"("sequence":"4")"));
+}
+
+TEST_F(EventbusCliTest, SigintExits130) {
+  auto child = ChildProcess::Start(Argv({"subscribe"}));
+  ASSERT_TRUE(child.ok());
+  ASSERT_TRUE((*child)->AwaitStderr("subscribed", absl::Seconds(20)));
+  (*child)->Signal(SIGINT);
+  EXPECT_EQ((*child)->Wait(absl::Seconds(20)), 130);
+}
+
+TEST_F(EventbusCliTest, HealthExitStatusMatches) {
+  CommandResult r = Run({"health"});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.out, "SERVING\n");
+  r = Run({"health", "--service", "eventbus.v1.EventBusService"});
+  EXPECT_EQ(r.exit_status, 0);
+  r = Run({"health", "--service", "no.such.Service"});
+  EXPECT_EQ(r.exit_status, 64 + 5);  // NOT_FOUND
+}
+
+TEST_F(EventbusCliTest, RpcFailureExitsSixtyFourPlusCode) {
+  CommandResult r =
+      RunCommand({EVENTBUS_CLI_PATH, "--server", "127.0.0.1:1", "publish"});
+  EXPECT_EQ(r.exit_status, 64 + 14);  // UNAVAILABLE
+  EXPECT_THAT(r.err, HasSubstr("publish failed: UNAVAILABLE"));
+  r = RunCommand({EVENTBUS_CLI_PATH, "--server", "127.0.0.1:1", "health"});
+  EXPECT_EQ(r.exit_status, 64 + 14);
+}
+
+TEST_F(EventbusCliTest, ServerFallsBackToTheEnvironment) {
+  CommandResult r =
+      RunCommand({EVENTBUS_CLI_PATH, "health"},
+                 {.env = {"EVENTBUS_SERVER=" + daemon_->address()}});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+}
+
+TEST_F(EventbusCliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Run({"publish", "--operation", "bogus"}).exit_status, 2);
+  EXPECT_EQ(Run({"subscribe", "--nope"}).exit_status, 2);
+  EXPECT_EQ(Run({"frobnicate"}).exit_status, 2);
+  EXPECT_EQ(RunCommand({EVENTBUS_CLI_PATH}).exit_status, 2);
+  CommandResult r = Run({"publish", "--json"}, "{not json}\n");
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("stdin line 1"));
+}
+
+TEST_F(EventbusCliTest, EveryCommandHasHelp) {
+  for (const char* command : {"publish", "subscribe", "health"}) {
+    CommandResult r = RunCommand({EVENTBUS_CLI_PATH, command, "--help"});
+    EXPECT_EQ(r.exit_status, 0) << command;
+    EXPECT_THAT(r.out, HasSubstr(std::string("Usage: eventbus ") + command));
+  }
+  CommandResult r = RunCommand({EVENTBUS_CLI_PATH, "--help"});
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_THAT(r.out, HasSubstr("EVENTBUS_SERVER"));
+}
+
+}  // namespace
+}  // namespace eventbus

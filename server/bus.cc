@@ -10,6 +10,26 @@
 #include "server/status_macros.h"
 
 namespace eventbus {
+absl::StatusOr<SubscribeOptions> SubscribeOptions::FromRequest(
+    const v1::SubscribeRequest& request) {
+  SubscribeOptions options;
+  switch (request.start_case()) {
+    case v1::SubscribeRequest::kFromSequence:
+      options.start = Start::kSequence;
+      options.from_sequence = request.from_sequence();
+      break;
+    case v1::SubscribeRequest::kFromEarliest:
+      if (request.from_earliest()) options.start = Start::kEarliest;
+      break;
+    case v1::SubscribeRequest::START_NOT_SET:
+      break;
+  }
+  EVENTBUS_ASSIGN_OR_RETURN(options.matcher,
+                            EventMatcher::Create(request.filter()));
+  options.name = request.name();
+  return options;
+}
+
 absl::StatusOr<Bus> Bus::Create(BusOptions options) {
   if (options.capacity < 1 || options.capacity > BusOptions::kMaxCapacity) {
     return absl::InvalidArgumentError(

@@ -47,8 +47,14 @@ struct PublishResult {
   uint64_t subscribers = 0;
 };
 
-// Where a subscription starts.
+// Where a subscription starts, what it receives, and its name.
 struct SubscribeOptions {
+  // The options a SubscribeRequest asks for. Errors: InvalidArgument for a
+  // filter naming an unknown event type. (from_sequence is checked by
+  // Bus::Subscribe, which knows the sequence range.)
+  static absl::StatusOr<SubscribeOptions> FromRequest(
+      const v1::SubscribeRequest& request);
+
   enum class Start {
     kNext,      // the next event published (the default, as tokio)
     kEarliest,  // the oldest retained event

@@ -46,28 +46,6 @@ absl::StatusOr<v1::SubscribeRequest> ParseSubscribeRequest(
   return request;
 }
 
-absl::StatusOr<SubscribeOptions> ToSubscribeOptions(
-    const v1::SubscribeRequest& request) {
-  SubscribeOptions options;
-  switch (request.start_case()) {
-    case v1::SubscribeRequest::kFromSequence:
-      options.start = SubscribeOptions::Start::kSequence;
-      options.from_sequence = request.from_sequence();
-      break;
-    case v1::SubscribeRequest::kFromEarliest:
-      if (request.from_earliest()) {
-        options.start = SubscribeOptions::Start::kEarliest;
-      }
-      break;
-    case v1::SubscribeRequest::START_NOT_SET:
-      break;
-  }
-  EVENTBUS_ASSIGN_OR_RETURN(options.matcher,
-                            EventMatcher::Create(request.filter()));
-  options.name = request.name();
-  return options;
-}
-
 // One Subscribe stream. Owns its Subscription. The bus wakes it through a
 // weak reference (OnReadable), so it holds a reference to itself from start
 // until gRPC calls OnDone.
@@ -148,7 +126,7 @@ class SubscribeReactor final
       EVENTBUS_ASSIGN_OR_RETURN(v1::SubscribeRequest parsed,
                                 ParseSubscribeRequest(request));
       EVENTBUS_ASSIGN_OR_RETURN(SubscribeOptions options,
-                                ToSubscribeOptions(parsed));
+                                SubscribeOptions::FromRequest(parsed));
       return bus.Subscribe(std::move(options));
     }();
     if (!subscription.ok()) {

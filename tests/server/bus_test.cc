@@ -317,6 +317,24 @@ TEST_F(BusTest, CloseRejectsPublishAndEndsStreamsAfterTheRest) {
   EXPECT_TRUE(Read(*sub).end_of_stream);
 }
 
+TEST(SubscribeOptionsTest, FromRequest) {
+  v1::SubscribeRequest request;
+  request.set_name("monitor");
+  EXPECT_EQ(SubscribeOptions::FromRequest(request)->start,
+            SubscribeOptions::Start::kNext);
+  EXPECT_EQ(SubscribeOptions::FromRequest(request)->name, "monitor");
+  request.set_from_earliest(true);
+  EXPECT_EQ(SubscribeOptions::FromRequest(request)->start,
+            SubscribeOptions::Start::kEarliest);
+  request.set_from_sequence(7);
+  auto options = SubscribeOptions::FromRequest(request);
+  EXPECT_EQ(options->start, SubscribeOptions::Start::kSequence);
+  EXPECT_EQ(options->from_sequence, 7u);
+  request.mutable_filter()->add_types(static_cast<v1::EventType>(3));
+  EXPECT_EQ(SubscribeOptions::FromRequest(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(BusTest, CopiesOfTheHandleShareTheBus) {
   Bus copy = *bus_;
   auto sub = Subscribe();

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "server/mutex.h"
+#include "server/publish_stream_reactor.h"
 #include "server/response_encoding.h"
 #include "server/status_macros.h"
 
@@ -261,6 +262,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   context->AddInitialMetadata(kInstanceKey, instance_id_);
   return SubscribeReactor::Start(context, *request, bus_);
+}
+
+grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+EventBusService::PublishStream(grpc::CallbackServerContext* context) {
+  context->AddInitialMetadata(kInstanceKey, instance_id_);
+  return new PublishStreamReactor(context, bus_);
 }
 
 }  // namespace eventbus

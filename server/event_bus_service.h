@@ -45,6 +45,9 @@ class EventBusService final
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
 
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+  PublishStream(grpc::CallbackServerContext* context) override;
+
  private:
   const Bus bus_;
   const std::string instance_id_;

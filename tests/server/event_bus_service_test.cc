@@ -315,6 +315,56 @@ TEST_F(EventBusServiceTest, CancelledSubscriberLeavesWithinOneSecond) {
   EXPECT_EQ(response.subscribers(), 0u);
 }
 
+// Writes `events` on one PublishStream while reading acks concurrently;
+// returns the acks and the final status.
+std::pair<std::vector<v1::PublishResponse>, grpc::Status> PublishStream(
+    v1::EventBusService::Stub& stub, const std::vector<v1::Event>& events) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto stream = stub.PublishStream(&context);
+  std::thread writer([&] {
+    v1::PublishStreamRequest request;
+    for (const v1::Event& event : events) {
+      *request.mutable_event() = event;
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  std::vector<v1::PublishResponse> acks;
+  v1::PublishStreamResponse response;
+  while (stream->Read(&response)) {
+    acks.insert(acks.end(), response.acks().begin(), response.acks().end());
+  }
+  writer.join();
+  return {std::move(acks), stream->Finish()};
+}
+
+TEST_F(EventBusServiceTest, PublishStreamAcknowledgesEveryEventInOrder) {
+  auto subscriber = Subscribe();
+  std::vector<v1::Event> events(10000, FullAuditEvent());
+  auto [acks, status] = PublishStream(*stub_, events);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(acks.size(), events.size());
+  for (size_t i = 0; i < acks.size(); ++i) {
+    ASSERT_EQ(acks[i].sequence(), i + 1);
+    ASSERT_EQ(acks[i].id(), "audit-1");
+  }
+  ASSERT_TRUE(subscriber->ReadEvents(events.size()));
+  EXPECT_EQ(subscriber->events().back().sequence(), events.size());
+}
+
+TEST_F(EventBusServiceTest, PublishStreamEndsAtTheFirstRejectedEvent) {
+  std::vector<v1::Event> events(5, FullAuditEvent());
+  events[3].clear_audit();  // no payload
+  auto [acks, status] = PublishStream(*stub_, events);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("no payload"));
+  ASSERT_EQ(acks.size(), 3u);
+  EXPECT_EQ(acks[2].sequence(), 3u);
+  EXPECT_EQ(PublishOk(), 4u);  // nothing after the rejected event was taken
+}
+
 TEST_F(EventBusServiceTest, KilledSubscriberLeavesWithinOneSecond) {
   // A separate client process, killed: its connection closes as a crashed
   // client's does.

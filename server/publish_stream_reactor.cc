@@ -1,0 +1,105 @@
+#include "server/publish_stream_reactor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace eventbus {
+
+PublishStreamReactor::PublishStreamReactor(grpc::CallbackServerContext* context,
+                                           Bus bus)
+    : bus_(std::move(bus)), peer_(context->peer()) {
+  StartSendInitialMetadata();
+  StartRead(&request_);
+}
+
+void PublishStreamReactor::OnReadDone(bool ok) {
+  bool read_next = false;
+  if (!ok) {
+    MutexLock lock(&mu_);
+    reads_done_ = true;  // half-closed by the client, or broken
+  } else {
+    absl::StatusOr<PublishResult> result =
+        request_.has_event()
+            ? bus_.Publish(std::move(*request_.mutable_event()))
+            : absl::InvalidArgumentError(
+                  "PublishStreamRequest.event is required");
+    MutexLock lock(&mu_);
+    if (!result.ok()) {
+      spdlog::debug("stream publish from {} refused: {}", peer_,
+                    result.status().ToString());
+      error_ = result.status();
+      reads_done_ = true;
+    } else {
+      v1::PublishResponse* ack = pending_.add_acks();
+      ack->set_sequence(result->sequence);
+      ack->set_id(std::move(result->id));
+      ack->set_subscribers(static_cast<uint32_t>(result->subscribers));
+      read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
+      read_next = !read_paused_;
+    }
+  }
+  if (read_next) StartRead(&request_);
+  Advance();
+}
+
+void PublishStreamReactor::OnWriteDone(bool ok) {
+  {
+    MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      // The client is gone; nothing more can be acknowledged.
+      reads_done_ = true;
+      pending_.clear_acks();
+      if (error_.ok()) error_ = absl::CancelledError("the stream broke");
+    }
+  }
+  Advance();
+}
+
+void PublishStreamReactor::Advance() {
+  enum class Next {
+    kNothing,
+    kWrite,
+    kResumeRead,
+    kWriteAndResumeRead,
+    kFinish
+  };
+  Next next = Next::kNothing;
+  grpc::Status status;
+  {
+    MutexLock lock(&mu_);
+    if (writing_ || finished_) return;
+    if (pending_.acks_size() > 0) {
+      response_.Swap(&pending_);
+      pending_.clear_acks();
+      writing_ = true;
+      next = Next::kWrite;
+      if (read_paused_ && !reads_done_) {
+        read_paused_ = false;
+        next = Next::kWriteAndResumeRead;
+      }
+    } else if (reads_done_) {
+      finished_ = true;
+      status = grpc::Status(static_cast<grpc::StatusCode>(error_.code()),
+                            std::string(error_.message()));
+      next = Next::kFinish;
+    }
+  }
+  switch (next) {
+    case Next::kNothing:
+      break;
+    case Next::kWrite:
+      StartWrite(&response_);
+      break;
+    case Next::kWriteAndResumeRead:
+      StartWrite(&response_);
+      StartRead(&request_);
+      break;
+    case Next::kFinish:
+      Finish(status);
+      break;
+  }
+}
+
+}  // namespace eventbus

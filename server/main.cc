@@ -1,6 +1,8 @@
 // eventbusd: serves the event bus over gRPC until SIGTERM or SIGINT, then
 // drains. Exit status: 0 after a drain, 1 when it cannot start, 2 for bad
-// configuration or usage.
+// configuration or usage. Under a service manager that sets $NOTIFY_SOCKET
+// (systemd Type=notify) it reports READY=1 once it serves and STOPPING=1
+// when the drain begins.
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +14,7 @@
 
 #include "server/config.h"
 #include "server/daemon.h"
+#include "server/systemd_notify.h"
 
 namespace {
 
@@ -19,6 +22,16 @@ std::optional<std::string> GetEnv(const std::string& name) {
   const char* value = std::getenv(name.c_str());
   if (value == nullptr) return std::nullopt;
   return std::string(value);
+}
+
+// Tells the service manager, if any, about `state`; a failure is logged, not
+// fatal: the bus serves either way.
+void TellServiceManager(const std::string& state) {
+  if (absl::Status status = eventbus::NotifyServiceManager(state);
+      !status.ok()) {
+    spdlog::warn("cannot notify the service manager: {}",
+                 std::string(status.message()));
+  }
 }
 
 void SetUpLogging(const std::string& level) {
@@ -69,10 +82,12 @@ int main(int argc, char** argv) {
       "max_subscribers {}, instance {})",
       EVENTBUS_VERSION, (*daemon)->address(), config.capacity,
       config.max_event_bytes, config.max_subscribers, (*daemon)->instance_id());
+  TellServiceManager("READY=1\nSTATUS=serving on " + (*daemon)->address());
 
   int signal = 0;
   sigwait(&signals, &signal);
   spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  TellServiceManager("STOPPING=1\nSTATUS=draining");
   (*daemon)->Drain();
   return 0;
 }

@@ -544,7 +544,7 @@ class PublishSubscribeTest(EventBusTestCase):
         self.assertEqual(main[0].name, "eventbus/v1/eventbus.proto")
         self.assertEqual([s.name for s in main[0].service], ["EventBusService"])
         methods = {m.name for m in main[0].service[0].method}
-        self.assertEqual(methods, {"Publish", "Subscribe"})
+        self.assertEqual(methods, {"Publish", "Subscribe", "PublishStream"})
         # The descriptor is the one the client was generated from.
         self.assertEqual(
             {m.name for m in main[0].message_type},
@@ -700,7 +700,7 @@ class LagTest(EventBusTestCase):
         big = "x" * (900 * 1024)
         for i in range(50):
             event = space_name_event(name="lag-%d" % i)
-            event.attributes["pad"] = big
+            event.source = big
             response = self.publish(event)
             self.assertEqual(response.sequence, i + 1)
             self.assertEqual(response.subscribers, 1)
@@ -760,7 +760,8 @@ class DrainTest(EventBusTestCase):
         # reads, so part of them is still on the bus when SIGTERM arrives.
         pad = "p" * (64 * 1024)
         for i in range(100):
-            event = space_name_event(name="d%d" % i, attributes={"pad": pad})
+            event = space_name_event(name="d%d" % i)
+            event.source = pad
             self.assertEqual(self.publish(event).sequence, i + 1)
         self.daemon.terminate()
         self.daemon.wait_for_log(r"draining: 1 subscribers")
@@ -773,7 +774,7 @@ class DrainTest(EventBusTestCase):
         self.assertEqual([e.sequence for e in received], list(range(1, 101)))
         self.assertEqual([e.space_name.name for e in received],
                          ["d%d" % i for i in range(100)])
-        self.assertTrue(all(e.attributes["pad"] == pad for e in received))
+        self.assertTrue(all(e.source == pad for e in received))
         self.assertEqual(self.daemon.wait(), 0, self.daemon.log())
         self.daemon.wait_for_log(r"stopped after sequence 100")
         self.assertNotIn("drain timeout", self.daemon.log())
@@ -810,7 +811,7 @@ class DrainTest(EventBusTestCase):
         big = "x" * (900 * 1024)
         for i in range(40):
             event = space_name_event(name="s%d" % i)
-            event.attributes["pad"] = big
+            event.source = big
             self.publish(event)
         accepted = 40
         self.daemon.terminate()

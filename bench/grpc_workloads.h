@@ -1,0 +1,50 @@
+// W1-W4 of WORKLOADS.md against a real eventbusd started for each case.
+//
+// Each case starts a fresh eventbusd (BrokerProcess) on 127.0.0.1:0, opens
+// the subscribers' Subscribe streams (each subscriber on its own connection;
+// in W4 100 streams on each of 10 connections), waits until the daemon sent
+// every stream's headers (so each is registered), publishes with the unary
+// Publish (a window of asynchronous calls in flight on one connection), waits
+// until every subscriber received or was told it lost every event, and
+// prints one JSON line with the peers' keys.
+//
+// Clients are lean, like the peers': subscribers read responses through the
+// generic (ByteBuffer) API and scan the wire bytes in place (sequence, stamp,
+// Lagged), never building messages; all streams are driven by `client_threads`
+// completion-queue threads, the publisher's completions by one more.
+#ifndef EVENTBUS_BENCH_GRPC_WORKLOADS_H_
+#define EVENTBUS_BENCH_GRPC_WORKLOADS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace eventbus::bench {
+
+struct GrpcWorkloadOptions {
+  std::string workload;  // "W1", "W2", "W3" or "W4"
+  // Healthy subscribers (W3 adds one stalled subscriber).
+  int subscribers = 1;
+  // Events of W1 and W4; W2 and W3 publish rate * seconds.
+  uint64_t events = 200'000;
+  double rate = 5000;
+  double seconds = 10;
+  // The daemon's bus.capacity.
+  uint64_t capacity = 1024;
+  // Client connections for the subscribers; 0: one per subscriber.
+  int connections = 0;
+  // Publish calls in flight at once (1: one round trip per event).
+  int publish_window = 64;
+  // grpc.http2.bdp_probe on the subscribers' channels.
+  bool bdp_probe = false;
+  int client_threads = 2;
+  // Completion: stop waiting when nothing arrived for this long.
+  int idle_ms = 2000;
+};
+
+// Runs one case and returns its JSON line; on a set-up failure, a line with
+// an "error" key (and the failure on stderr).
+std::string RunGrpcWorkload(const GrpcWorkloadOptions& options);
+
+}  // namespace eventbus::bench
+
+#endif  // EVENTBUS_BENCH_GRPC_WORKLOADS_H_

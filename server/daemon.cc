@@ -66,10 +66,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
 
 void Daemon::Drain() {
   const absl::Time deadline = absl::Now() + config_.drain_timeout;
-  spdlog::info("draining: {} subscribers, up to {}", bus_.subscriber_count(),
-               absl::FormatDuration(config_.drain_timeout));
   server_->GetHealthCheckService()->SetServingStatus(false);
   bus_.Close();
+  // Logged after the bus closed: from this line on, publishes are refused.
+  spdlog::info("draining: {} subscribers, up to {}", bus_.subscriber_count(),
+               absl::FormatDuration(config_.drain_timeout));
   if (!bus_.AwaitNoSubscribers(deadline)) {
     spdlog::warn(
         "drain timeout: {} subscribers had not read every event; cancelling "

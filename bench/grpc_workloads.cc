@@ -445,6 +445,11 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
           "--address=127.0.0.1:0",
           absl::StrCat("--capacity=", options.capacity),
           absl::StrCat("--max-subscribers=", std::max(10000, subscribers + 16)),
+          // Every bench client is one peer (127.0.0.1): lift the per-peer
+          // quotas, as the peers run without any.
+          absl::StrCat("--max-subscribers-per-peer=",
+                       std::max(10000, subscribers + 16)),
+          "--publish-rate-per-peer=0",
           // "info": the start-up line names the port; nothing is logged per
           // event below "debug".
           "--log-level=info",

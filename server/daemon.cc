@@ -9,8 +9,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/admission.h"
+#include "server/authorizer.h"
+#include "server/peer_limits.h"
 #include "server/random_uuid.h"
 #include "server/status_macros.h"
+#include "server/tls_credentials.h"
 
 namespace eventbus {
 namespace {
@@ -19,6 +24,56 @@ namespace {
 constexpr uint64_t kDefaultMaxReceiveBytes = 4 << 20;
 // Room for the PublishRequest framing around an event at the size limit.
 constexpr uint64_t kRequestOverheadBytes = 64 << 10;
+
+// Clients may ping a connection that carries no data once per this
+// interval (gRPC's default, 5 minutes, would send GOAWAY to most client
+// keepalive settings); a client pinging more often is cut off after
+// kMaxPingStrikes early pings.
+constexpr int kMinClientPingIntervalMs = 10000;
+constexpr int kMaxPingStrikes = 2;
+
+int Milliseconds(absl::Duration duration) {
+  return static_cast<int>(absl::ToInt64Milliseconds(duration));
+}
+
+// Says what protects the daemon, and warns when a listener that other hosts
+// can reach lets anyone in, or carries tokens in clear text. (No line says
+// "listening on": tests find the address by that.)
+void LogSecurity(const Config& config, const Authorizer& authorizer,
+                 const std::string& address) {
+  const bool tls = config.tls.enabled();
+  const bool mtls = !config.tls.client_ca_file.empty();
+  if (tls) {
+    spdlog::info("TLS on: certificate {}{}", config.tls.cert_file,
+                 mtls ? absl::StrCat("; client certificates required, CAs ",
+                                     config.tls.client_ca_file)
+                      : "");
+  }
+  if (authorizer.enabled()) {
+    spdlog::info("authorization on: {} tokens, {} certificate subjects: {}",
+                 authorizer.token_count(), authorizer.subject_count(),
+                 absl::StrJoin(authorizer.Describe(), ", "));
+  } else {
+    spdlog::info("authorization off: every client {}may publish and subscribe",
+                 mtls ? "with a certificate " : "");
+  }
+  if (IsLoopbackAddress(config.address)) return;
+  if (!authorizer.enabled() && !mtls) {
+    spdlog::warn(
+        "SECURITY WARNING: {} can be reached from other hosts and has no "
+        "client authentication{}: anyone who can connect may publish and "
+        "subscribe. Configure auth.tokens_file or EVENTBUS_AUTH_TOKENS{}, or "
+        "serve on 127.0.0.1 or a unix socket (README: Security)",
+        address, tls ? "" : " and no TLS",
+        tls ? " or server.tls.client_ca_file" : " and server.tls.*");
+  } else if (!tls && authorizer.token_count() > 0) {
+    spdlog::warn(
+        "SECURITY WARNING: {} can be reached from other hosts without TLS: "
+        "bearer tokens cross the network in clear text. Set "
+        "server.tls.cert_file and server.tls.key_file",
+        address);
+  }
+}
 
 // "127.0.0.1:0" listened on port 43215 -> "127.0.0.1:43215".
 std::string ResolvedAddress(const std::string& address, int port) {
@@ -29,22 +84,53 @@ std::string ResolvedAddress(const std::string& address, int port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
+  EVENTBUS_RETURN_IF_ERROR(ValidateConfig(config));
+  EVENTBUS_ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      TlsServerCredentials(config.tls));
+  EVENTBUS_ASSIGN_OR_RETURN(std::shared_ptr<const Authorizer> authorizer,
+                            Authorizer::FromConfig(config));
+  Admission admission(
+      authorizer,
+      PeerLimits::Create(
+          {.max_subscribers_per_peer = config.limits.max_subscribers_per_peer,
+           .publish_rate = config.limits.publish_rate_per_peer,
+           .publish_burst = config.limits.publish_burst_per_peer}),
+      {.max_attributes = config.limits.max_attributes,
+       .max_attribute_key_bytes = config.limits.max_attribute_key_bytes,
+       .max_attribute_value_bytes = config.limits.max_attribute_value_bytes,
+       .max_filter_size = config.limits.max_filter_size});
+
   BusOptions options;
   options.capacity = config.capacity;
   options.max_event_bytes = config.max_event_bytes;
   options.max_subscribers = config.max_subscribers;
   EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(options));
-  std::unique_ptr<Daemon> daemon(new Daemon(config, bus, RandomUuid()));
+  std::unique_ptr<Daemon> daemon(
+      new Daemon(config, bus, RandomUuid(), std::move(admission)));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.address, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(config.address, credentials, &port);
   // gRPC sets SO_REUSEPORT by default: a second daemon on the same port
   // would silently share connections with the first instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Keepalive: ping a quiet connection, close it when the ping goes
+  // unanswered; the streams of a dead peer end and leave the bus. Pings
+  // continue on connections without calls or data (a subscriber waiting
+  // for events sends and receives nothing).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Milliseconds(config.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             Milliseconds(config.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      kMinClientPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, kMaxPingStrikes);
   builder.RegisterService(&daemon->service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max(kDefaultMaxReceiveBytes,
@@ -57,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config) {
                      " (address in use, or not an address of this host?)"));
   }
   daemon->address_ = ResolvedAddress(config.address, port);
+  LogSecurity(config, *authorizer, daemon->address_);
   grpc::HealthCheckServiceInterface* health =
       daemon->server_->GetHealthCheckService();
   health->SetServingStatus("", true);

@@ -1,6 +1,13 @@
 // Daemon: one running eventbusd: the bus, its gRPC server, health and
 // reflection, started from a Config and drained on shutdown.
 //
+// Security comes from the Config: TLS or mTLS on the listener
+// (tls_credentials.h), who may publish and subscribe (authorizer.h), the
+// per-peer quotas and request limits (admission.h), and HTTP/2 keepalive
+// that closes connections to dead peers. Start logs what is on, and warns
+// loudly when a listener others can reach has neither TLS nor
+// authentication.
+//
 // Start() and Drain() are called from one thread (main); gRPC serves on its
 // own threads in between.
 #ifndef EVENTBUS_SERVER_DAEMON_H_
@@ -24,8 +31,10 @@ class Daemon {
   static constexpr char kServiceName[] = "eventbus.v1.EventBusService";
 
   // Creates the bus and starts serving on config.address. Errors:
-  // InvalidArgument for settings the bus refuses, Unavailable when the
-  // address cannot be listened on.
+  // InvalidArgument for settings the bus refuses, combinations
+  // ValidateConfig refuses, and TLS or token files that are missing,
+  // unreadable or invalid (the message names the key and the file);
+  // Unavailable when the address cannot be listened on.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const Config& config);
 
   // Health turns NOT_SERVING, publishes and new subscribes get UNAVAILABLE,
@@ -39,11 +48,13 @@ class Daemon {
   const std::string& instance_id() const { return instance_id_; }
 
  private:
-  Daemon(const Config& config, Bus bus, std::string instance_id)
+  Daemon(const Config& config, Bus bus, std::string instance_id,
+         Admission admission)
       : config_(config),
         bus_(bus),
         instance_id_(instance_id),
-        service_(std::move(bus), std::move(instance_id)) {}
+        service_(std::move(bus), std::move(instance_id), std::move(admission)) {
+  }
 
   const Config config_;
   const Bus bus_;

@@ -63,13 +63,13 @@ class SubscribeReactor final
  public:
   static SubscribeReactor* Start(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer& request,
-                                 const Bus& bus) {
+                                 const Bus& bus, const Admission& admission) {
     auto reactor = std::make_shared<SubscribeReactor>(context);
     {
       MutexLock lock(&reactor->mu_);
       reactor->self_ = reactor;
     }
-    reactor->Begin(context, request, bus);
+    reactor->Begin(context, request, bus, admission);
     return reactor.get();
   }
 
@@ -121,11 +121,15 @@ class SubscribeReactor final
 
  private:
   void Begin(grpc::CallbackServerContext* context,
-             const grpc::ByteBuffer& request, const Bus& bus) {
+             const grpc::ByteBuffer& request, const Bus& bus,
+             const Admission& admission) {
     absl::StatusOr<std::unique_ptr<Subscription>> subscription =
         [&]() -> absl::StatusOr<std::unique_ptr<Subscription>> {
+      EVENTBUS_ASSIGN_OR_RETURN(peer_lease_,
+                                admission.AdmitSubscriber(*context));
       EVENTBUS_ASSIGN_OR_RETURN(v1::SubscribeRequest parsed,
                                 ParseSubscribeRequest(request));
+      EVENTBUS_RETURN_IF_ERROR(admission.CheckFilter(parsed.filter()));
       EVENTBUS_ASSIGN_OR_RETURN(SubscribeOptions options,
                                 SubscribeOptions::FromRequest(parsed));
       return bus.Subscribe(std::move(options));
@@ -215,6 +219,9 @@ class SubscribeReactor final
   }
 
   const std::string peer_;
+  // The peer's subscription slot, held until the reactor is destroyed.
+  // Written once, in Begin, before any other callback can run.
+  PeerLimits::Lease peer_lease_;
   Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   ReadBatch batch_ ABSL_GUARDED_BY(mu_);
@@ -236,6 +243,14 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
     v1::PublishResponse* response) {
   context->AddInitialMetadata(kInstanceKey, instance_id_);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status admitted =
+          admission_.AdmitPublish(*context, request->event());
+      !admitted.ok()) {
+    spdlog::debug("publish from {} refused: {}", context->peer(),
+                  admitted.ToString());
+    reactor->Finish(ToGrpc(admitted));
+    return reactor;
+  }
   if (!request->has_event()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "PublishRequest.event is required"));
@@ -261,13 +276,20 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   context->AddInitialMetadata(kInstanceKey, instance_id_);
-  return SubscribeReactor::Start(context, *request, bus_);
+  return SubscribeReactor::Start(context, *request, bus_, admission_);
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
 EventBusService::PublishStream(grpc::CallbackServerContext* context) {
   context->AddInitialMetadata(kInstanceKey, instance_id_);
-  return new PublishStreamReactor(context, bus_);
+  if (absl::Status admitted = admission_.AuthorizePublisher(*context);
+      !admitted.ok()) {
+    spdlog::debug("publish stream from {} refused: {}", context->peer(),
+                  admitted.ToString());
+    return new RefusedBidiStream<v1::PublishStreamRequest,
+                                 v1::PublishStreamResponse>(ToGrpc(admitted));
+  }
+  return new PublishStreamReactor(context, bus_, admission_);
 }
 
 }  // namespace eventbus

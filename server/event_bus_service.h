@@ -18,6 +18,7 @@
 #include <string>
 
 #include "eventbus/v1/eventbus.grpc.pb.h"
+#include "server/admission.h"
 #include "server/bus.h"
 
 namespace eventbus {
@@ -33,9 +34,14 @@ class EventBusService final
   // that reconnects before any event arrived resumes from it.
   static constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
 
-  // `instance_id` identifies this daemon run in every response.
-  EventBusService(Bus bus, std::string instance_id)
-      : bus_(std::move(bus)), instance_id_(std::move(instance_id)) {}
+  // `instance_id` identifies this daemon run in every response. Every
+  // Publish and Subscribe first passes `admission` (rights, per-peer
+  // quotas, request limits); the default admits everything.
+  EventBusService(Bus bus, std::string instance_id,
+                  Admission admission = Admission())
+      : bus_(std::move(bus)),
+        instance_id_(std::move(instance_id)),
+        admission_(std::move(admission)) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -51,6 +57,7 @@ class EventBusService final
  private:
   const Bus bus_;
   const std::string instance_id_;
+  const Admission admission_;
 };
 
 }  // namespace eventbus

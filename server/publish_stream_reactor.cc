@@ -4,11 +4,16 @@
 
 #include <utility>
 
+#include "server/status_macros.h"
+
 namespace eventbus {
 
 PublishStreamReactor::PublishStreamReactor(grpc::CallbackServerContext* context,
-                                           Bus bus)
-    : bus_(std::move(bus)), peer_(context->peer()) {
+                                           Bus bus, Admission admission)
+    : bus_(std::move(bus)),
+      admission_(std::move(admission)),
+      peer_(context->peer()),
+      limited_peer_(PeerLimits::PeerOf(peer_)) {
   StartSendInitialMetadata();
   StartRead(&request_);
 }
@@ -20,10 +25,15 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     reads_done_ = true;  // half-closed by the client, or broken
   } else {
     absl::StatusOr<PublishResult> result =
-        request_.has_event()
-            ? bus_.Publish(std::move(*request_.mutable_event()))
-            : absl::InvalidArgumentError(
-                  "PublishStreamRequest.event is required");
+        [&]() -> absl::StatusOr<PublishResult> {
+      if (!request_.has_event()) {
+        return absl::InvalidArgumentError(
+            "PublishStreamRequest.event is required");
+      }
+      EVENTBUS_RETURN_IF_ERROR(
+          admission_.AdmitEvent(limited_peer_, request_.event()));
+      return bus_.Publish(std::move(*request_.mutable_event()));
+    }();
     MutexLock lock(&mu_);
     if (!result.ok()) {
       spdlog::debug("stream publish from {} refused: {}", peer_,
@@ -58,13 +68,7 @@ void PublishStreamReactor::OnWriteDone(bool ok) {
 }
 
 void PublishStreamReactor::Advance() {
-  enum class Next {
-    kNothing,
-    kWrite,
-    kResumeRead,
-    kWriteAndResumeRead,
-    kFinish
-  };
+  enum class Next { kNothing, kWrite, kWriteAndResumeRead, kFinish };
   Next next = Next::kNothing;
   grpc::Status status;
   {

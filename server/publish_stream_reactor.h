@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "eventbus/v1/eventbus.pb.h"
+#include "server/admission.h"
 #include "server/bus.h"
 #include "server/mutex.h"
 
@@ -31,7 +32,11 @@ class PublishStreamReactor final
   // Acknowledgements waiting for the client before reading pauses.
   static constexpr int kMaxPendingAcks = 4096;
 
-  PublishStreamReactor(grpc::CallbackServerContext* context, Bus bus);
+  // Each event passes `admission.AdmitEvent` (the peer's publish rate, the
+  // attribute limits) before the bus sees it; the caller has already
+  // checked the publish right.
+  PublishStreamReactor(grpc::CallbackServerContext* context, Bus bus,
+                       Admission admission);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -42,7 +47,10 @@ class PublishStreamReactor final
   void Advance() ABSL_LOCKS_EXCLUDED(mu_);
 
   const Bus bus_;
+  const Admission admission_;
   const std::string peer_;
+  // The peer as PeerLimits counts it (host, without the port).
+  const std::string limited_peer_;
   // Owned by the one read in flight.
   v1::PublishStreamRequest request_;
   // Owned by the one write in flight.

@@ -64,9 +64,54 @@ void ExpectSameConfig(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.address, expected.address);
   EXPECT_EQ(actual.drain_timeout, expected.drain_timeout);
   EXPECT_EQ(actual.max_subscribers, expected.max_subscribers);
+  EXPECT_EQ(actual.keepalive_time, expected.keepalive_time);
+  EXPECT_EQ(actual.keepalive_timeout, expected.keepalive_timeout);
   EXPECT_EQ(actual.capacity, expected.capacity);
   EXPECT_EQ(actual.max_event_bytes, expected.max_event_bytes);
   EXPECT_EQ(actual.log_level, expected.log_level);
+  EXPECT_EQ(actual.tls.cert_file, expected.tls.cert_file);
+  EXPECT_EQ(actual.tls.key_file, expected.tls.key_file);
+  EXPECT_EQ(actual.tls.client_ca_file, expected.tls.client_ca_file);
+  EXPECT_EQ(actual.limits.max_attributes, expected.limits.max_attributes);
+  EXPECT_EQ(actual.limits.max_attribute_key_bytes,
+            expected.limits.max_attribute_key_bytes);
+  EXPECT_EQ(actual.limits.max_attribute_value_bytes,
+            expected.limits.max_attribute_value_bytes);
+  EXPECT_EQ(actual.limits.max_filter_size, expected.limits.max_filter_size);
+  EXPECT_EQ(actual.limits.max_subscribers_per_peer,
+            expected.limits.max_subscribers_per_peer);
+  EXPECT_EQ(actual.limits.publish_rate_per_peer,
+            expected.limits.publish_rate_per_peer);
+  EXPECT_EQ(actual.limits.publish_burst_per_peer,
+            expected.limits.publish_burst_per_peer);
+  EXPECT_EQ(actual.auth.tokens_file, expected.auth.tokens_file);
+  EXPECT_EQ(actual.auth.subjects, expected.auth.subjects);
+  EXPECT_EQ(actual.auth.tokens, expected.auth.tokens);
+}
+
+constexpr Grants kPublish = {.publish = true};
+constexpr Grants kSubscribe = {.subscribe = true};
+constexpr Grants kBoth = {.publish = true, .subscribe = true};
+
+// A config whose security settings all differ from the defaults.
+Config SecureConfig() {
+  Config config;
+  config.keepalive_time = absl::Seconds(30);
+  config.keepalive_timeout = absl::Seconds(5);
+  config.tls.cert_file = "/etc/eventbus/server.pem";
+  config.tls.key_file = "/etc/eventbus/server.key";
+  config.tls.client_ca_file = "/etc/eventbus/ca.pem";
+  config.limits.max_attributes = 8;
+  config.limits.max_attribute_key_bytes = 32;
+  config.limits.max_attribute_value_bytes = 1024;
+  config.limits.max_filter_size = 4;
+  config.limits.max_subscribers_per_peer = 10;
+  config.limits.publish_rate_per_peer = 500;
+  config.limits.publish_burst_per_peer = 50;
+  config.auth.tokens_file = "/etc/eventbus/tokens";
+  config.auth.subjects = {{"opsml-server", kPublish},
+                          {"monitor.example.com", kBoth}};
+  return config;
 }
 
 Config CustomConfig() {
@@ -87,9 +132,22 @@ TEST(ConfigTest, EmbeddedDefaults) {
   EXPECT_EQ(config.address, "127.0.0.1:50051");
   EXPECT_EQ(config.drain_timeout, absl::Seconds(5));
   EXPECT_EQ(config.max_subscribers, 10000u);
+  EXPECT_EQ(config.keepalive_time, absl::Minutes(1));
+  EXPECT_EQ(config.keepalive_timeout, absl::Seconds(20));
   EXPECT_EQ(config.capacity, 1024u);
   EXPECT_EQ(config.max_event_bytes, 1048576u);
   EXPECT_EQ(config.log_level, "info");
+  // Security is off by default: a sidecar on loopback needs none of it.
+  EXPECT_FALSE(config.tls.enabled());
+  EXPECT_EQ(config.tls.client_ca_file, "");
+  EXPECT_FALSE(config.auth.enabled());
+  EXPECT_EQ(config.limits.max_attributes, 64u);
+  EXPECT_EQ(config.limits.max_attribute_key_bytes, 256u);
+  EXPECT_EQ(config.limits.max_attribute_value_bytes, 4096u);
+  EXPECT_EQ(config.limits.max_filter_size, 32u);
+  EXPECT_EQ(config.limits.max_subscribers_per_peer, 1000u);
+  EXPECT_EQ(config.limits.publish_rate_per_peer, 100000u);
+  EXPECT_EQ(config.limits.publish_burst_per_peer, 100000u);
 }
 
 TEST(ConfigTest, EmptyOrCommentOnlyTextKeepsBase) {
@@ -321,7 +379,8 @@ TEST(ConfigTest, WrongTypes) {
             Invalid("eventbus.yaml:1: log: expected a map, got a sequence"));
   EXPECT_EQ(ParseError("just text\n"),
             Invalid("eventbus.yaml:1: expected a map with the sections "
-                    "server, bus, log, got a scalar \"just text\""));
+                    "server, bus, limits, auth, log, got a scalar \"just "
+                    "text\""));
 }
 
 TEST(ConfigTest, MalformedYaml) {
@@ -346,6 +405,17 @@ TEST(ConfigTest, SecondDocument) {
   EXPECT_EQ(ParseError("bus: {}\n---\nlog: {}\n"),
             Invalid("eventbus.yaml:3: expected one YAML document, found a "
                     "second one"));
+}
+
+// yaml-cpp 0.7's LoadAll() looped forever, allocating, on a stray flow
+// indicator (found by fuzz/config_fuzzer).
+TEST(ConfigTest, StrayFlowIndicatorIsMalformed) {
+  EXPECT_EQ(ParseError(","),
+            Invalid("eventbus.yaml:1: malformed YAML: unexpected \",\""));
+  EXPECT_EQ(ParseError("\n\n   , affff"),
+            Invalid("eventbus.yaml:3: malformed YAML: unexpected \",\""));
+  EXPECT_EQ(ParseError("bus: {}\n,\n"),
+            Invalid("eventbus.yaml:2: malformed YAML: end of map not found"));
 }
 
 // --- Files.
@@ -517,6 +587,370 @@ TEST(ConfigTest, UsageListsEverySetting) {
                                 "max_event_bytes: 1MiB",
                                 "log:",
                                 "level: info"}) {
+    EXPECT_NE(usage.find(word), std::string::npos) << word;
+  }
+}
+
+// --- Security settings: server.keepalive_*, server.tls, limits, auth.
+
+TEST(ConfigTest, ParsesEverySecurityKey) {
+  const absl::StatusOr<Config> config = Parse(
+      "server:\n"
+      "  keepalive_time: 30s\n"
+      "  keepalive_timeout: 5s\n"
+      "  tls:\n"
+      "    cert_file: /etc/eventbus/server.pem\n"
+      "    key_file: /etc/eventbus/server.key\n"
+      "    client_ca_file: /etc/eventbus/ca.pem\n"
+      "limits:\n"
+      "  max_attributes: 8\n"
+      "  max_attribute_key_bytes: 32\n"
+      "  max_attribute_value_bytes: 1KiB\n"
+      "  max_filter_size: 4\n"
+      "  max_subscribers_per_peer: 10\n"
+      "  publish_rate_per_peer: 500\n"
+      "  publish_burst_per_peer: 50\n"
+      "auth:\n"
+      "  tokens_file: /etc/eventbus/tokens\n"
+      "  subjects:\n"
+      "    opsml-server: publish\n"
+      "    monitor.example.com: subscribe, publish\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectSameConfig(*config, SecureConfig());
+}
+
+TEST(ConfigTest, EmptyNestedSectionsKeepBase) {
+  const absl::StatusOr<Config> config = ParseConfigYaml(
+      "server:\n  tls:\n    # cert_file: x\nauth:\nlimits: {}\n",
+      "eventbus.yaml", SecureConfig());
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectSameConfig(*config, SecureConfig());
+}
+
+TEST(ConfigTest, SubjectsReplaceTheBaseOnes) {
+  const absl::StatusOr<Config> config = ParseConfigYaml(
+      "auth:\n  subjects:\n    a: subscribe\n", "x.yaml", SecureConfig());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->auth.subjects,
+            (std::map<std::string, Grants>{{"a", kSubscribe}}));
+  const absl::StatusOr<Config> none =
+      ParseConfigYaml("auth:\n  subjects: {}\n", "x.yaml", SecureConfig());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->auth.subjects.empty());
+}
+
+TEST(ConfigTest, SubjectsAsOneString) {
+  const absl::StatusOr<Config> config =
+      ParseKey("auth", "subjects",
+               "\"opsml-server=publish; monitor.example.com = "
+               "publish,subscribe;\"");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->auth.subjects, SecureConfig().auth.subjects);
+}
+
+TEST(ConfigTest, Grants) {
+  EXPECT_EQ(ParseGrants("publish").value(), kPublish);
+  EXPECT_EQ(ParseGrants("subscribe").value(), kSubscribe);
+  EXPECT_EQ(ParseGrants("publish,subscribe").value(), kBoth);
+  EXPECT_EQ(ParseGrants("subscribe , publish").value(), kBoth);
+  for (std::string_view bad : {"", "read", "publish,", "publish,publish",
+                               "Publish", ",", "publish subscribe"}) {
+    EXPECT_EQ(ParseGrants(bad).status(),
+              Invalid(absl::StrCat("grants must be publish, subscribe or "
+                                   "publish,subscribe, got \"",
+                                   std::string(bad), "\"")))
+        << bad;
+  }
+  EXPECT_EQ(FormatGrants(kBoth), "publish,subscribe");
+  EXPECT_EQ(FormatGrants(kSubscribe), "subscribe");
+  EXPECT_EQ(FormatGrants(Grants{}), "none");
+}
+
+TEST(ConfigTest, NestedSectionErrors) {
+  EXPECT_EQ(ParseError("server:\n  tls:\n    cert_fle: x\n"),
+            Invalid("eventbus.yaml:3: server.tls.cert_fle: unknown key (did "
+                    "you mean server.tls.cert_file?)"));
+  EXPECT_EQ(ParseError("server:\n  tsl:\n    cert_file: x\n"),
+            Invalid("eventbus.yaml:2: server.tsl: unknown key (did you mean "
+                    "server.tls?)"));
+  EXPECT_EQ(ParseError("tls:\n  cert_file: x\n"),
+            Invalid("eventbus.yaml:1: tls: unknown key (did you mean "
+                    "server.tls?)"));
+  EXPECT_EQ(ParseError("server:\n  cert_file: x\n"),
+            Invalid("eventbus.yaml:2: server.cert_file: unknown key (did you "
+                    "mean server.tls.cert_file?)"));
+  EXPECT_EQ(ParseError("server:\n  tls: on\n"),
+            Invalid("eventbus.yaml:2: server.tls: expected a map, got a "
+                    "scalar \"on\""));
+  EXPECT_EQ(ParseError("server:\n  tls:\n    key_file: [a]\n"),
+            Invalid("eventbus.yaml:3: server.tls.key_file: expected a string, "
+                    "got a sequence"));
+  EXPECT_EQ(ParseError("server:\n  tls:\n    key_file: a\n    key_file: b\n"),
+            Invalid("eventbus.yaml:4: server.tls.key_file: duplicate key "
+                    "(first at line 3)"));
+  EXPECT_EQ(ParseError("limits:\n  max_atributes: 3\n"),
+            Invalid("eventbus.yaml:2: limits.max_atributes: unknown key (did "
+                    "you mean limits.max_attributes?)"));
+  EXPECT_EQ(ParseError("auth:\n  token_file: x\n"),
+            Invalid("eventbus.yaml:2: auth.token_file: unknown key (did you "
+                    "mean auth.tokens_file?)"));
+  EXPECT_EQ(ParseError("auth:\n  tokens: secret\n"),
+            Invalid("eventbus.yaml:2: auth.tokens: unknown key (tokens come "
+                    "from auth.tokens_file or EVENTBUS_AUTH_TOKENS, not from "
+                    "the config file)"));
+}
+
+TEST(ConfigTest, FilePathsMustNotBeEmpty) {
+  const std::string reason =
+      ": expected a file path, got \"\" (leave the key out for none)";
+  EXPECT_EQ(ParseError("server:\n  tls:\n    cert_file: \"\"\n"),
+            Invalid("eventbus.yaml:3: server.tls.cert_file" + reason));
+  EXPECT_EQ(ParseError("server:\n  tls:\n\n    key_file: ''\n"),
+            Invalid("eventbus.yaml:4: server.tls.key_file" + reason));
+  EXPECT_EQ(ParseError("server:\n  tls:\n    client_ca_file: \"\"\n"),
+            Invalid("eventbus.yaml:3: server.tls.client_ca_file" + reason));
+  EXPECT_EQ(ParseKey("auth", "tokens_file", "\"\"").status(),
+            Invalid("eventbus.yaml:2: auth.tokens_file" + reason));
+  EXPECT_EQ(ParseError("server:\n  tls:\n    cert_file:\n"),
+            Invalid("eventbus.yaml:3: server.tls.cert_file: expected a "
+                    "string, got null"));
+}
+
+TEST(ConfigTest, KeepaliveErrors) {
+  EXPECT_EQ(ParseKey("server", "keepalive_time", "500ms").status(),
+            Invalid("eventbus.yaml:2: server.keepalive_time: must be between "
+                    "1s and 24h, got 500ms"));
+  EXPECT_EQ(ParseKey("server", "keepalive_time", "25h").status(),
+            Invalid("eventbus.yaml:2: server.keepalive_time: must be between "
+                    "1s and 24h, got 25h"));
+  EXPECT_EQ(ParseKey("server", "keepalive_timeout", "0s").status(),
+            Invalid("eventbus.yaml:2: server.keepalive_timeout: must be "
+                    "between 1s and 1h, got 0s"));
+  EXPECT_EQ(ParseKey("server", "keepalive_timeout", "20").status(),
+            Invalid("eventbus.yaml:2: server.keepalive_timeout: expected a "
+                    "duration like \"5s\", \"500ms\" or \"1m\", got \"20\""));
+}
+
+TEST(ConfigTest, LimitErrors) {
+  const std::map<std::pair<std::string, std::string>, std::string> errors = {
+      {{"max_attributes", "1000001"},
+       "must be between 0 and 1000000, got 1000001"},
+      {{"max_attributes", "-1"}, "expected a non-negative integer, got \"-1\""},
+      {{"max_attribute_key_bytes", "0"},
+       "must be between 1 and 67108864, got 0"},
+      {{"max_attribute_key_bytes", "65MiB"},
+       "must be between 1 and 67108864, got 65MiB"},
+      {{"max_attribute_value_bytes", "lots"},
+       "expected a size in bytes like 1048576, \"512KiB\" or \"1MiB\", got "
+       "\"lots\""},
+      {{"max_filter_size", "1.5"}, "expected an integer, got \"1.5\""},
+      {{"max_filter_size", "1000001"},
+       "must be between 0 and 1000000, got 1000001"},
+      {{"max_subscribers_per_peer", "0"},
+       "must be between 1 and 1000000, got 0"},
+      {{"publish_rate_per_peer", "1000000001"},
+       "must be between 0 and 1000000000, got 1000000001"},
+      {{"publish_burst_per_peer", "0"},
+       "must be between 1 and 1000000000, got 0"},
+  };
+  for (const auto& [key_value, reason] : errors) {
+    const auto& [key, value] = key_value;
+    EXPECT_EQ(
+        ParseKey("limits", key, value).status(),
+        Invalid(absl::StrCat("eventbus.yaml:2: limits.", key, ": ", reason)));
+  }
+  // The lower ends are valid: no attribute, no filter, no rate limit.
+  const absl::StatusOr<Config> zero = Parse(
+      "limits:\n  max_attributes: 0\n  max_filter_size: 0\n"
+      "  publish_rate_per_peer: 0\n");
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_EQ(zero->limits.max_attributes, 0u);
+  EXPECT_EQ(zero->limits.max_filter_size, 0u);
+  EXPECT_EQ(zero->limits.publish_rate_per_peer, 0u);
+}
+
+TEST(ConfigTest, SubjectErrors) {
+  EXPECT_EQ(ParseError("auth:\n  subjects:\n    a: publish\n    b: write\n"),
+            Invalid("eventbus.yaml:4: auth.subjects: \"b\": grants must be "
+                    "publish, subscribe or publish,subscribe, got \"write\""));
+  EXPECT_EQ(
+      ParseError("auth:\n  subjects:\n    a: publish\n    a: subscribe\n"),
+      Invalid("eventbus.yaml:4: auth.subjects.a: duplicate key (first at "
+              "line 3)"));
+  EXPECT_EQ(ParseError("auth:\n  subjects:\n    a:\n"),
+            Invalid("eventbus.yaml:3: auth.subjects: \"a\": expected grants "
+                    "like publish,subscribe, got null"));
+  EXPECT_EQ(ParseError("auth:\n  subjects:\n    a: [publish]\n"),
+            Invalid("eventbus.yaml:3: auth.subjects: \"a\": expected grants "
+                    "like publish,subscribe, got a sequence"));
+  EXPECT_EQ(ParseError("auth:\n  subjects:\n    \"\": publish\n"),
+            Invalid("eventbus.yaml:3: auth.subjects: expected a certificate "
+                    "common name, got \"\""));
+  EXPECT_EQ(ParseError("auth:\n  subjects:\n  - a\n"),
+            Invalid("eventbus.yaml:2: auth.subjects: expected a map of "
+                    "certificate subjects, got a sequence"));
+  EXPECT_EQ(ParseKey("auth", "subjects", "\"a=publish;b\"").status(),
+            Invalid("eventbus.yaml:2: auth.subjects: expected entries "
+                    "CN=GRANTS separated by ';', got \"b\""));
+  EXPECT_EQ(ParseKey("auth", "subjects", "\"a=publish;a=subscribe\"").status(),
+            Invalid("eventbus.yaml:2: auth.subjects: duplicate subject "
+                    "\"a\""));
+}
+
+TEST(ConfigTest, EnvironmentSetsEverySecurityKey) {
+  Config config;
+  ASSERT_TRUE(
+      ApplyEnvironment(
+          FakeEnv({
+              {"EVENTBUS_SERVER_KEEPALIVE_TIME", "30s"},
+              {"EVENTBUS_SERVER_KEEPALIVE_TIMEOUT", "5s"},
+              {"EVENTBUS_SERVER_TLS_CERT_FILE", "/etc/eventbus/server.pem"},
+              {"EVENTBUS_SERVER_TLS_KEY_FILE", "/etc/eventbus/server.key"},
+              {"EVENTBUS_SERVER_TLS_CLIENT_CA_FILE", "/etc/eventbus/ca.pem"},
+              {"EVENTBUS_LIMITS_MAX_ATTRIBUTES", "8"},
+              {"EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES", "32"},
+              {"EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES", "1KiB"},
+              {"EVENTBUS_LIMITS_MAX_FILTER_SIZE", "4"},
+              {"EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER", "10"},
+              {"EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER", "500"},
+              {"EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER", "50"},
+              {"EVENTBUS_AUTH_TOKENS_FILE", "/etc/eventbus/tokens"},
+              {"EVENTBUS_AUTH_SUBJECTS",
+               "opsml-server=publish;monitor.example.com=publish,subscribe"},
+          }),
+          &config)
+          .ok());
+  ExpectSameConfig(config, SecureConfig());
+}
+
+TEST(ConfigTest, EnvironmentTokensAreKeptAndNeverQuoted) {
+  Config config;
+  ASSERT_TRUE(ApplyEnvironment(FakeEnv({{"EVENTBUS_AUTH_TOKENS",
+                                         "0123456789abcdef publish"}}),
+                               &config)
+                  .ok());
+  EXPECT_EQ(config.auth.tokens, "0123456789abcdef publish");
+  EXPECT_TRUE(config.auth.enabled());
+  EXPECT_EQ(ApplyEnvironment(FakeEnv({{"EVENTBUS_AUTH_TOKENS", " "}}), &config),
+            Invalid("environment EVENTBUS_AUTH_TOKENS: set but empty"));
+  EXPECT_EQ(
+      ApplyEnvironment(FakeEnv({{"EVENTBUS_AUTH_SUBJECTS", "cn=secret-ish"}}),
+                       &config),
+      Invalid("environment EVENTBUS_AUTH_SUBJECTS: auth.subjects: "
+              "\"cn\": grants must be publish, subscribe or "
+              "publish,subscribe, got \"secret-ish\""));
+  EXPECT_EQ(config.auth.tokens, "0123456789abcdef publish");
+}
+
+TEST(ConfigTest, FlagsSetEverySecurityKey) {
+  const absl::StatusOr<Invocation> invocation =
+      Invoke({"--keepalive-time",
+              "30s",
+              "--keepalive-timeout=5s",
+              "--tls-cert-file",
+              "/etc/eventbus/server.pem",
+              "--tls-key-file=/etc/eventbus/server.key",
+              "--tls-client-ca-file",
+              "/etc/eventbus/ca.pem",
+              "--max-attributes",
+              "8",
+              "--max-attribute-key-bytes",
+              "32",
+              "--max-attribute-value-bytes=1KiB",
+              "--max-filter-size",
+              "4",
+              "--max-subscribers-per-peer",
+              "10",
+              "--publish-rate-per-peer",
+              "500",
+              "--publish-burst-per-peer",
+              "50",
+              "--auth-tokens-file",
+              "/etc/eventbus/tokens",
+              "--auth-subjects",
+              "opsml-server=publish;monitor.example.com=publish,subscribe"});
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  ExpectSameConfig(invocation->config, SecureConfig());
+  EXPECT_EQ(Invoke({"--auth-tokens", "x"}).status(),
+            Invalid("unknown flag --auth-tokens (see --help)"));
+  EXPECT_EQ(Invoke({"--max-filter-size", "x"}).status(),
+            Invalid("--max-filter-size: expected an integer, got \"x\""));
+}
+
+TEST(ConfigTest, TlsAndSubjectCombinations) {
+  EXPECT_EQ(Invoke({"--tls-cert-file", "c.pem"}).status(),
+            Invalid("server.tls.cert_file is set but server.tls.key_file is "
+                    "not: TLS needs both"));
+  EXPECT_EQ(Invoke({"--tls-key-file", "k.pem"}).status(),
+            Invalid("server.tls.key_file is set but server.tls.cert_file is "
+                    "not: TLS needs both"));
+  EXPECT_EQ(Invoke({"--tls-client-ca-file", "ca.pem"}).status(),
+            Invalid("server.tls.client_ca_file needs server.tls.cert_file and "
+                    "server.tls.key_file: client certificates are checked "
+                    "over TLS"));
+  EXPECT_EQ(Invoke({"--tls-cert-file", "c.pem", "--tls-key-file", "k.pem",
+                    "--auth-subjects", "a=publish"})
+                .status(),
+            Invalid("auth.subjects needs server.tls.client_ca_file: without "
+                    "client certificates there is no subject to grant rights "
+                    "to"));
+  EXPECT_TRUE(
+      Invoke({"--tls-cert-file", "c.pem", "--tls-key-file", "k.pem",
+              "--tls-client-ca-file", "ca.pem", "--auth-subjects", "a=publish"})
+          .ok());
+  EXPECT_TRUE(ValidateConfig(SecureConfig()).ok());
+  EXPECT_TRUE(ValidateConfig(Config{}).ok());
+}
+
+TEST(ConfigTest, ReadSettingFileNamesKeyAndFile) {
+  const std::string path = WriteTempFile("setting.pem", "PEM");
+  EXPECT_EQ(ReadSettingFile("server.tls.cert_file", path).value(), "PEM");
+  EXPECT_EQ(ReadSettingFile("server.tls.cert_file", "/x/cert.pem").status(),
+            Invalid("server.tls.cert_file: cannot read /x/cert.pem: No such "
+                    "file or directory"));
+  const std::string dir = ::testing::TempDir();
+  EXPECT_EQ(
+      ReadSettingFile("auth.tokens_file", dir).status(),
+      Invalid("auth.tokens_file: cannot read " + dir + ": Is a directory"));
+}
+
+TEST(ConfigTest, LoopbackAddresses) {
+  for (std::string_view address :
+       {"127.0.0.1:50051", "127.1.2.3:0", "localhost:1", "LOCALHOST:1",
+        "[::1]:50051", "[::ffff:127.0.0.1]:9", "unix:/run/eventbus.sock"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (std::string_view address :
+       {"0.0.0.0:50051", "[::]:50051", "10.0.0.7:1", "128.0.0.1:1",
+        "my-host.example:80", "localhost.example:1", "[fe80::1%eth0]:9",
+        "[::ffff:10.0.0.1]:9"}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
+}
+
+TEST(ConfigTest, UsageListsEverySecuritySetting) {
+  const std::string usage = UsageText();
+  for (std::string_view word : {"--keepalive-time",
+                                "--keepalive-timeout",
+                                "--tls-cert-file",
+                                "--tls-key-file",
+                                "--tls-client-ca-file",
+                                "--max-attributes",
+                                "--max-attribute-key-bytes",
+                                "--max-attribute-value-bytes",
+                                "--max-filter-size",
+                                "--max-subscribers-per-peer",
+                                "--publish-rate-per-peer",
+                                "--publish-burst-per-peer",
+                                "--auth-tokens-file",
+                                "--auth-subjects",
+                                "EVENTBUS_AUTH_TOKENS ",
+                                "EVENTBUS_SERVER_TLS_CLIENT_CA_FILE",
+                                "    tls:\n      cert_file:",
+                                "limits:\n    max_attributes: 64",
+                                "max_attribute_value_bytes: 4KiB",
+                                "publish_rate_per_peer: 100000",
+                                "auth:\n    tokens_file:"}) {
     EXPECT_NE(usage.find(word), std::string::npos) << word;
   }
 }

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -30,6 +32,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "client/channel.h"
 #include "client/publisher.h"
 #include "client/subscriber.h"
 #include "eventbus/v1/eventbus.pb.h"
@@ -55,6 +58,14 @@ Global flags:
   --server ADDR     host:port or unix:PATH of eventbusd; default
                     $EVENTBUS_SERVER, else 127.0.0.1:50051
   --timeout DUR     deadline of each unary RPC (default 5s)
+  --tls             use TLS, trusting the system's CAs
+  --ca-file FILE    use TLS, trusting the CAs in FILE (PEM); default
+                    $EVENTBUS_CA_FILE
+  --cert-file FILE  mTLS: this client's certificate (PEM), with --key-file;
+  --key-file FILE   defaults $EVENTBUS_CERT_FILE and $EVENTBUS_KEY_FILE
+  --token-file FILE send the bearer token in FILE (its first line) on every
+                    call; default: the token in $EVENTBUS_TOKEN, if set (no
+                    flag takes a token: command lines are visible to others)
   -h, --help        this text; `eventbus COMMAND --help` for a command's flags
   --version         print the version
 
@@ -570,12 +581,51 @@ int Health(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout,
              : 1;
 }
 
+// The value of `flag`, else of the environment variable `env`, else "".
+std::string FlagOrEnv(const Flags& flags, const std::string& flag,
+                      const char* env) {
+  const char* value = std::getenv(env);
+  return Last(flags, flag, value != nullptr ? value : "");
+}
+
+// The channel the global flags ask for: TLS files and the bearer token.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
+    const Flags& flags, const std::string& server) {
+  client::ChannelOptions options;
+  options.server = server;
+  options.tls = Has(flags, "--tls");
+  options.ca_file = FlagOrEnv(flags, "--ca-file", "EVENTBUS_CA_FILE");
+  options.cert_file = FlagOrEnv(flags, "--cert-file", "EVENTBUS_CERT_FILE");
+  options.key_file = FlagOrEnv(flags, "--key-file", "EVENTBUS_KEY_FILE");
+  if (Has(flags, "--token-file")) {
+    const std::string path = Last(flags, "--token-file");
+    std::ifstream file(path);
+    if (!std::getline(file, options.token)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: cannot read ", path));
+    }
+    options.token = std::string(absl::StripAsciiWhitespace(options.token));
+    if (options.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", path, " holds no token"));
+    }
+  } else if (const char* token = std::getenv("EVENTBUS_TOKEN")) {
+    options.token = std::string(absl::StripAsciiWhitespace(token));
+  }
+  return client::CreateChannel(options);
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   int index = 1;
   if (auto error = ParseFlags(argc, argv, &index,
                               {{"--server", true},
                                {"--timeout", true},
+                               {"--tls", false},
+                               {"--ca-file", true},
+                               {"--cert-file", true},
+                               {"--key-file", true},
+                               {"--token-file", true},
                                {"--help", false},
                                {"--version", false}},
                               &flags)) {
@@ -602,8 +652,12 @@ int Main(int argc, char** argv) {
   const std::string server =
       Last(flags, "--server",
            env_server != nullptr && *env_server ? env_server : kDefaultServer);
-  auto channel =
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel_or =
+      CreateChannel(flags, server);
+  if (!channel_or.ok()) {
+    return Usage(kUsage, std::string(channel_or.status().message()));
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(channel_or);
 
   const std::string command = argv[index++];
   if (command == "publish") return Publish(channel, timeout, argc, argv, index);

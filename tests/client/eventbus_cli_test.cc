@@ -1,6 +1,10 @@
 // The eventbus CLI binary against the real eventbusd.
 #include <signal.h>
+#include <unistd.h>
 
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -144,6 +148,75 @@ TEST_F(EventbusCliTest, EveryCommandHasHelp) {
   CommandResult r = RunCommand({EVENTBUS_CLI_PATH, "--help"});
   EXPECT_EQ(r.exit_status, 0);
   EXPECT_THAT(r.out, HasSubstr("EVENTBUS_SERVER"));
+}
+
+// The CLI against a daemon that requires a token or TLS.
+class EventbusCliSecurityTest : public ::testing::Test {
+ protected:
+  std::string TempPath(const std::string& name) {
+    return absl::StrCat(::testing::TempDir(), "/eventbus-cli-", getpid(), "-",
+                        name);
+  }
+  std::string WriteTemp(const std::string& name, const std::string& text) {
+    const std::string path = TempPath(name);
+    std::ofstream(path, std::ios::trunc) << text;
+    return path;
+  }
+};
+
+TEST_F(EventbusCliSecurityTest, SendsTheTokenFromTheEnvironmentOrAFile) {
+  const std::string token = "cli-test-token-5d8a61f0c2";
+  auto daemon = DaemonProcess::Start(
+      {"--address", "127.0.0.1:0", "--auth-tokens-file",
+       WriteTemp("tokens", token + " publish,subscribe cli\n")});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::vector<std::string> publish = {EVENTBUS_CLI_PATH, "--server",
+                                            (*daemon)->address(), "publish"};
+  CommandResult r = RunCommand(publish);
+  EXPECT_EQ(r.exit_status, 64 + 16) << r.err;  // UNAUTHENTICATED
+  r = RunCommand(publish, {.env = {"EVENTBUS_TOKEN=" + token}});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> with_file = publish;
+  with_file.insert(with_file.begin() + 1,
+                   {"--token-file", WriteTemp("token", token + "\n")});
+  r = RunCommand(with_file);
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"sequence\":\"2\""));
+  with_file[2] = TempPath("missing");
+  r = RunCommand(with_file);
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--token-file: cannot read"));
+}
+
+TEST_F(EventbusCliSecurityTest, TalksTlsTrustingTheCaFile) {
+  const std::string cert = TempPath("server.pem");
+  const std::string key = TempPath("server.key");
+  CommandResult made = RunCommand(
+      {"/usr/bin/env", "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+       "-days", "1", "-subj", "/CN=localhost", "-addext",
+       "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+  ASSERT_EQ(made.exit_status, 0) << made.err;
+  auto daemon =
+      DaemonProcess::Start({"--address", "127.0.0.1:0", "--tls-cert-file", cert,
+                            "--tls-key-file", key});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string server = (*daemon)->address();
+  CommandResult r = RunCommand(
+      {EVENTBUS_CLI_PATH, "--server", server, "--ca-file", cert, "publish"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  r = RunCommand({EVENTBUS_CLI_PATH, "--server", server, "health"},
+                 {.env = {"EVENTBUS_CA_FILE=" + cert}});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  // Plaintext, or TLS without trusting the certificate, cannot connect.
+  r = RunCommand({EVENTBUS_CLI_PATH, "--server", server, "health"});
+  EXPECT_EQ(r.exit_status, 64 + 14) << r.err;  // UNAVAILABLE
+  r = RunCommand({EVENTBUS_CLI_PATH, "--server", server, "--tls", "health"});
+  EXPECT_EQ(r.exit_status, 64 + 14) << r.err;
+  r = RunCommand(
+      {EVENTBUS_CLI_PATH, "--server", server, "--cert-file", cert, "health"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("needs its key"));
 }
 
 }  // namespace

@@ -64,6 +64,12 @@ def audit_event(args, n):
     return event
 
 
+def auth_metadata():
+    """The bearer token of $EVENTBUS_TOKEN as call metadata (daemon with auth on)."""
+    token = os.environ.get("EVENTBUS_TOKEN", "").strip()
+    return (("authorization", "Bearer " + token),) if token else ()
+
+
 def main():
     parser = argparse.ArgumentParser(description="Publish audit events to eventbusd.")
     parser.add_argument("--server", default=os.environ.get("EVENTBUS_SERVER") or DEFAULT_SERVER,
@@ -98,7 +104,8 @@ def main():
                 # A deadline on every call: a publisher must never hang on
                 # the bus. For fire-and-forget use stub.Publish.future(...)
                 # and log failures in a done-callback.
-                response = stub.Publish(pb.PublishRequest(event=event), timeout=args.timeout)
+                response = stub.Publish(pb.PublishRequest(event=event), timeout=args.timeout,
+                                        metadata=auth_metadata())
             except grpc.RpcError as error:
                 print("publisher.py: publish failed: %s: %s" % (error.code().name, error.details()),
                       file=sys.stderr)

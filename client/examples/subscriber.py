@@ -130,7 +130,9 @@ class Follower:
         """Holds one stream. Returns an exit status, None to resubscribe at
         once, or (code, details) of how the stream ended."""
         request = self.request()
-        call = self.stub.Subscribe(request)
+        token = os.environ.get("EVENTBUS_TOKEN", "").strip()
+        call = self.stub.Subscribe(
+            request, metadata=(("authorization", "Bearer " + token),) if token else ())
         try:
             headers = dict(call.initial_metadata() or ())
             instance = headers.get(INSTANCE_KEY)

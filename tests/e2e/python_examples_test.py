@@ -334,6 +334,24 @@ class ExamplesTest(unittest.TestCase):
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=DEADLINE)
         self.assertEqual(result.returncode, 64 + 14, result.stderr)
 
+    def test_examples_send_the_token_of_the_environment(self):
+        token = "examples-token-3c1f9e27ab"
+        tokens = os.path.join(os.path.dirname(_gen), "examples-tokens")
+        with open(tokens, "w") as f:
+            f.write(token + " publish,subscribe examples\n")
+        daemon = self.daemon("--address", "127.0.0.1:0", "--auth-tokens-file", tokens)
+        # UNAUTHENTICATED (16) without the token.
+        argv, env = example("publisher.py", "--server", daemon.address)
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=DEADLINE)
+        self.assertEqual(result.returncode, 64 + 16, result.stderr)
+        os.environ["EVENTBUS_TOKEN"] = token
+        self.addCleanup(os.environ.pop, "EVENTBUS_TOKEN", None)
+        subscriber = self.subscriber(daemon.address)
+        self.assertEqual([r["sequence"] for r in self.publish(daemon.address, 2)], ["1", "2"])
+        self.assertEqual(len(self.await_events(subscriber, 2, "two events")), 2)
+        self.assertEqual(subscriber.stop(), 130)
+        self.assertEqual(daemon.stop(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -104,8 +104,12 @@ int PortOf(const std::string& address) {
 std::unique_ptr<testing::ChildProcess> StartPeer(
     const std::string& mode, const std::string& address,
     const std::string& streams = "4") {
-  auto child =
-      testing::ChildProcess::Start({FAULT_PEER_PATH, mode, address, streams});
+  testing::ChildProcess::Options options;
+  // A sync client polls its connection only while it calls into gRPC, or
+  // every 5 s: answer the daemon's 2 s keepalive pings while not reading.
+  options.env = {"GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS=100"};
+  auto child = testing::ChildProcess::Start(
+      {FAULT_PEER_PATH, mode, address, streams}, std::move(options));
   return child.ok() ? std::move(*child) : nullptr;
 }
 
@@ -201,8 +205,11 @@ void RunKill(const ScenarioOptions& options, ScenarioReport& report) {
   report.Progress("baseline: rss %d kB, %d fds (idle: %d fds)", baseline.rss_kb,
                   baseline.fds, idle.fds);
 
-  // Half-open connections and a peer that never reads, for the whole run.
+  // Half-open connections: raw sockets gone silent after the HTTP/2
+  // preface, and subscribers frozen with SIGSTOP (the kernel still ACKs,
+  // nothing answers the daemon's pings). The daemon must drop them itself.
   const int port = PortOf(address);
+  const absl::Time half_open_began = absl::Now();
   std::vector<std::unique_ptr<SilentHttp2Peer>> silent;
   for (int i = 0; i < kSilentSockets; ++i) {
     silent.push_back(std::make_unique<SilentHttp2Peer>(port));
@@ -219,6 +226,30 @@ void RunKill(const ScenarioOptions& options, ScenarioReport& report) {
     }
     frozen.back()->Signal(SIGSTOP);
   }
+  const int fds_half_open = CountFds(pid);
+  report.Progress("%d silent sockets, %d frozen subscribers: %d fds",
+                  kSilentSockets, kFrozenPeers, fds_half_open);
+  int silent_closed = 0;
+  for (auto& peer : silent) {
+    silent_closed += peer->AwaitClosed(half_open_began + kHalfOpenDeadline);
+  }
+  report.Expect(silent_closed == kSilentSockets,
+                absl::StrCat("the daemon closed ", silent_closed, " of ",
+                             kSilentSockets, " silent connections within ",
+                             absl::FormatDuration(kHalfOpenDeadline)));
+  const absl::Duration silent_close_time = absl::Now() - half_open_began;
+  const int fds_half_open_dropped = AwaitFdsAtMost(
+      pid, baseline.fds + kFdTolerance, half_open_began + kHalfOpenDeadline);
+  const absl::Duration half_open_time = absl::Now() - half_open_began;
+  report.Expect(
+      fds_half_open_dropped <= baseline.fds + kFdTolerance,
+      absl::StrCat("with the subscribers still frozen the daemon "
+                   "holds ",
+                   fds_half_open_dropped, " fds, baseline ", baseline.fds));
+  frozen.clear();  // SIGKILL (a stopped process dies of it too)
+  silent.clear();
+
+  // A peer whose streams never read, alive through the chaos.
   std::unique_ptr<testing::ChildProcess> never_reads =
       StartPeer("stall", address, absl::StrCat(kNeverReadStreams));
   if (!report.Expect(never_reads != nullptr &&
@@ -226,10 +257,8 @@ void RunKill(const ScenarioOptions& options, ScenarioReport& report) {
                      "the never-reading peer did not subscribe")) {
     return;
   }
-  report.Progress(
-      "%d silent sockets, %d frozen subscribers, %d never-read "
-      "streams; killing %d client processes",
-      kSilentSockets, kFrozenPeers, kNeverReadStreams, kills);
+  report.Progress("%d never-read streams; killing %d client processes",
+                  kNeverReadStreams, kills);
 
   KillFigures figures;
   const absl::Time chaos_began = absl::Now();
@@ -245,34 +274,17 @@ void RunKill(const ScenarioOptions& options, ScenarioReport& report) {
                   absl::FormatDuration(chaos_time), after_chaos.rss_kb,
                   after_chaos.fds);
 
-  // The daemon must drop the half-open connections by itself.
-  const absl::Time half_open_began = absl::Now();
-  int silent_closed = 0;
-  for (auto& peer : silent) {
-    silent_closed += peer->AwaitClosed(half_open_began + kHalfOpenDeadline);
-  }
-  report.Expect(silent_closed == kSilentSockets,
-                absl::StrCat("the daemon closed ", silent_closed, " of ",
-                             kSilentSockets, " silent connections within ",
-                             absl::FormatDuration(kHalfOpenDeadline)));
-  const absl::Duration silent_close_time = absl::Now() - half_open_began;
-  // Left: the healthy clients and the peer that never reads (1 connection).
-  const int fds_half_open = AwaitFdsAtMost(pid, baseline.fds + 1 + kFdTolerance,
-                                           half_open_began + kHalfOpenDeadline);
-  const absl::Duration half_open_time = absl::Now() - half_open_began;
-  report.Expect(fds_half_open <= baseline.fds + 1 + kFdTolerance,
-                absl::StrCat("with the frozen subscribers still frozen the "
-                             "daemon holds ",
-                             fds_half_open, " fds, baseline ", baseline.fds,
-                             " + 1 never-reading peer"));
+  // The never-reading peer answers pings: it is still connected.
+  const int fds_never_read = CountFds(pid);
+  report.Expect(!never_reads->Wait(absl::ZeroDuration()).has_value() &&
+                    fds_never_read >= baseline.fds + 1,
+                absl::StrCat("the never-reading peer is gone (daemon fds ",
+                             fds_never_read, ", baseline ", baseline.fds, ")"));
   for (auto& healthy_subscriber : healthy) {
     report.Expect(healthy_subscriber->connected(),
                   "a healthy subscriber was disconnected");
   }
-
   never_reads.reset();  // SIGKILL
-  frozen.clear();       // SIGKILL (a stopped process dies of it too)
-  silent.clear();
   const int fds_after_clients = AwaitFdsAtMost(pid, baseline.fds + kFdTolerance,
                                                absl::Now() + kFdDeadline);
   report.Expect(fds_after_clients <= baseline.fds + kFdTolerance,
@@ -343,7 +355,9 @@ void RunKill(const ScenarioOptions& options, ScenarioReport& report) {
       .Int("fds_before", baseline.fds)
       .Int("fds_peak_sampled", figures.peak_fds.load())
       .Int("fds_after_chaos", after_chaos.fds)
-      .Int("fds_half_open_dropped", fds_half_open)
+      .Int("fds_half_open", fds_half_open)
+      .Int("fds_half_open_dropped", fds_half_open_dropped)
+      .Int("fds_never_read_peer_alive", fds_never_read)
       .Int("fds_after_clients", fds_after_clients)
       .Int("fds_end", fds_end)
       .Num("daemon_cpu_s", after.cpu_seconds - idle.cpu_seconds, 2)

@@ -36,7 +36,9 @@ SubscriberBehaviour Behaviour(int i) {
 }  // namespace
 
 void RunChurn(const ScenarioOptions& options, ScenarioReport& report) {
-  const uint64_t events = options.quick ? 200'000 : 1'000'000;
+  const uint64_t events = options.churn_events > 0 ? options.churn_events
+                          : options.quick          ? 200'000
+                                                   : 1'000'000;
   const absl::Time began = absl::Now();
   auto daemon = StartDaemon({"--capacity", absl::StrCat(kCapacity)});
   if (!report.Expect(daemon.ok(), daemon.status().ToString())) return;

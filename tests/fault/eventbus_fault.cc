@@ -1,4 +1,5 @@
-// eventbus_fault [--quick] [--seed N] [--soak-seconds N] [SCENARIO...]:
+// eventbus_fault [--quick] [--seed N] [--soak-seconds N] [--churn-events N]
+// [SCENARIO...]:
 // the fault and load scenarios (churn, kill, drain, soak; all by default),
 // each against its own real eventbusd on a free loopback port. Figures are
 // JSON lines on stdout, progress goes to stderr. Exit status 0 when every
@@ -53,7 +54,7 @@ const Scenario kScenarios[] = {
 int Usage() {
   std::fprintf(stderr,
                "usage: eventbus_fault [--quick] [--seed N] [--soak-seconds N] "
-               "[churn|kill|drain|soak]...\n");
+               "[--churn-events N] [churn|kill|drain|soak]...\n");
   return 2;
 }
 
@@ -67,11 +68,12 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "--quick") {
       options.quick = true;
-    } else if ((arg == "--seed" || arg == "--soak-seconds") && i + 1 < argc) {
-      const bool ok = arg == "--seed"
-                          ? absl::SimpleAtoi(argv[++i], &options.seed)
-                          : absl::SimpleAtoi(argv[++i], &options.soak_seconds);
-      if (!ok) return Usage();
+    } else if (arg == "--seed" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &options.seed)) return Usage();
+    } else if (arg == "--soak-seconds" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &options.soak_seconds)) return Usage();
+    } else if (arg == "--churn-events" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &options.churn_events)) return Usage();
     } else {
       const Scenario* found = nullptr;
       for (const Scenario& s : kScenarios) {

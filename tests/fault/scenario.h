@@ -32,6 +32,8 @@ struct ScenarioOptions {
   uint64_t seed = 1;
   // Overrides the soak duration when positive (seconds).
   int soak_seconds = 0;
+  // Overrides the churn's event count when positive.
+  uint64_t churn_events = 0;
 };
 
 class ScenarioReport {

@@ -42,6 +42,8 @@ class ChildProcess {
   ~ChildProcess();
 
   void Signal(int signal);
+  // The child's process id (for /proc); it stays reserved until reaped.
+  pid_t pid() const { return pid_; }
   // Waits for the exit: the exit status, -signal when killed by one, or
   // nullopt when `timeout` passed first.
   std::optional<int> Wait(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);

@@ -37,6 +37,9 @@ class DaemonProcess {
   // "127.0.0.1:PORT" or "unix:PATH": what the daemon logged it listens on.
   const std::string& address() const { return address_; }
 
+  // The daemon's process id, for its /proc figures (memory, fds, CPU).
+  pid_t pid() const { return process_->pid(); }
+
   // Sends `signal` (SIGTERM to drain, SIGKILL to crash it).
   void Signal(int signal) { process_->Signal(signal); }
   // Waits for the exit; see ChildProcess::Wait.

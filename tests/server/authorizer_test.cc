@@ -186,7 +186,7 @@ TEST(AuthorizerTest, MissingUnknownOrMalformedTokensAreUnauthenticated) {
 
 TEST(AuthorizerTest, MessagesNeverHoldTheToken) {
   const auto authorizer = Make(ThreeTokens());
-  for (const std::string token :
+  for (const std::string& token :
        {std::string(kMonitorToken), std::string("wrong-0123456789abcdef")}) {
     const absl::Status status =
         authorizer->Authorize(Bearer(token), Right::kPublish);

@@ -93,7 +93,8 @@ void Subscriber::Run() {
       request.set_from_earliest(true);  // the old numbering means nothing now
       continue;
     }
-    SubscriberNotice notice{.kind = SubscriberNotice::Kind::kDisconnected};
+    SubscriberNotice notice;
+    notice.kind = SubscriberNotice::Kind::kDisconnected;
     notice.status = FromGrpc(end.status);
     if (IsPermanent(end.status.error_code())) {
       notice.final = true;
@@ -126,7 +127,8 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
   const std::string instance = Header(context, kInstanceKey);
   bool restarted = false;
   if (!instance.empty() && !instance_.empty() && instance != instance_) {
-    SubscriberNotice notice{.kind = SubscriberNotice::Kind::kInstanceChanged};
+    SubscriberNotice notice;
+    notice.kind = SubscriberNotice::Kind::kInstanceChanged;
     notice.previous_instance = instance_;
     notice.instance = instance;
     notice.sequence = next_sequence_.value_or(0);
@@ -145,7 +147,8 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
   if (opened) {
     if (!next_sequence_) next_sequence_ = start;
     backoff_.Reset();
-    SubscriberNotice notice{.kind = SubscriberNotice::Kind::kConnected};
+    SubscriberNotice notice;
+    notice.kind = SubscriberNotice::Kind::kConnected;
     notice.instance = instance;
     notice.sequence = start;
     Deliver(std::move(notice));
@@ -153,13 +156,15 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
     while (reader->Read(&response)) {
       if (response.has_lagged()) {
         next_sequence_ = response.lagged().last_sequence() + 1;
-        SubscriberNotice lagged{.kind = SubscriberNotice::Kind::kLagged};
+        SubscriberNotice lagged;
+        lagged.kind = SubscriberNotice::Kind::kLagged;
         lagged.lagged = response.lagged();
         Deliver(std::move(lagged));
       }
       for (v1::Event& event : *response.mutable_events()) {
         next_sequence_ = event.sequence() + 1;
-        SubscriberNotice delivered{.kind = SubscriberNotice::Kind::kEvent};
+        SubscriberNotice delivered;
+        delivered.kind = SubscriberNotice::Kind::kEvent;
         delivered.event = std::move(event);
         Deliver(std::move(delivered));
       }

@@ -46,7 +46,12 @@ JSON lines on stdout (one per workload and S), progress on stderr.
   --w4-connections N      W4 client connections (default 10)
   --w4-events N           W4 events (default 1,000)
   --capacity N            eventbusd bus.capacity for W1-W4 (default 1024)
-  --publish-window N      unary Publish calls in flight in W1/W4 (default 64)
+  --publish-rpc stream|unary  PublishStream with a window (default) or
+                          asynchronous unary Publish calls
+  --publish-window N      W1/W4: events unacknowledged on the stream, or unary
+                          calls in flight (default 1024)
+  --flush-every N         W1/W4: stream writes flushed every N events
+                          (default 64)
   --bdp-probe 0|1         grpc.http2.bdp_probe on subscriber channels
                           (default 0)
   --client-threads N      completion-queue threads for subscribers (default 2)
@@ -104,13 +109,25 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   static const char* const kSwitches[] = {"quick", "help"};
-  static const char* const kKnown[] = {
-      "workloads",      "subscribers", "quick",
-      "w0-events",      "events",      "w2-secs",
-      "w3-secs",        "rate",        "w4-subscribers",
-      "w4-connections", "w4-events",   "capacity",
-      "publish-window", "bdp-probe",   "client-threads",
-      "quiet-max-s",    "help"};
+  static const char* const kKnown[] = {"workloads",
+                                       "subscribers",
+                                       "quick",
+                                       "w0-events",
+                                       "events",
+                                       "w2-secs",
+                                       "w3-secs",
+                                       "rate",
+                                       "w4-subscribers",
+                                       "w4-connections",
+                                       "w4-events",
+                                       "capacity",
+                                       "publish-window",
+                                       "bdp-probe",
+                                       "client-threads",
+                                       "publish-rpc",
+                                       "flush-every",
+                                       "quiet-max-s",
+                                       "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -189,7 +206,13 @@ int main(int argc, char** argv) {
 
   eventbus::bench::GrpcWorkloadOptions base;
   base.capacity = static_cast<uint64_t>(flags.Int("capacity", 1024));
-  base.publish_window = static_cast<int>(flags.Int("publish-window", 64));
+  base.publish_rpc = flags.Get("publish-rpc", "stream");
+  if (base.publish_rpc != "stream" && base.publish_rpc != "unary") {
+    std::fprintf(stderr, "eventbus-bench: --publish-rpc: stream or unary\n");
+    return 2;
+  }
+  base.publish_window = static_cast<int>(flags.Int("publish-window", 1024));
+  base.flush_every = static_cast<int>(flags.Int("flush-every", 64));
   base.bdp_probe = flags.Int("bdp-probe", 0) != 0;
   base.client_threads = static_cast<int>(flags.Int("client-threads", 2));
   base.rate = flags.Double("rate", 5000);

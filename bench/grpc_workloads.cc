@@ -262,17 +262,36 @@ class StreamSubscriber final : public ResponseVisitor {
   std::atomic<int64_t> last_receive_ns_{0};
 };
 
+// A publisher of the bench event: event() is the event the next Publish()
+// sends (the caller stamps it). Called from one thread.
+class EventPublisher {
+ public:
+  virtual ~EventPublisher() = default;
+  virtual v1::Event* event() = 0;
+  // Sends event(); waits first while the window is full.
+  virtual void Publish() = 0;
+  // Waits until every event is acknowledged (or failed). Call once, last.
+  virtual void Flush() = 0;
+  virtual uint64_t errors() const = 0;
+  virtual std::string first_error() const = 0;
+  // Acknowledged sequences that did not follow the previous one by one.
+  virtual uint64_t acks_out_of_order() const { return 0; }
+};
+
 // Unary Publish with up to `window` calls in flight on one channel. Publish()
 // is called from one thread; completions arrive on a thread of its own.
-class Publisher {
+class Publisher final : public EventPublisher {
  public:
   Publisher(std::shared_ptr<grpc::Channel> channel, int window)
       : stub_(v1::EventBusService::NewStub(std::move(channel))),
         window_(window) {}
-  ~Publisher() {
+  ~Publisher() override {
     Flush();
     completions_.Shutdown();
   }
+
+  v1::Event* event() override { return request_.mutable_event(); }
+  void Publish() override { Publish(request_); }
 
   // Starts one Publish; waits first while `window` calls are in flight.
   void Publish(const v1::PublishRequest& request) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -298,16 +317,16 @@ class Publisher {
   }
 
   // Waits until every call completed.
-  void Flush() ABSL_LOCKS_EXCLUDED(mu_) {
+  void Flush() override ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &Publisher::Idle));
   }
 
-  uint64_t errors() const ABSL_LOCKS_EXCLUDED(mu_) {
+  uint64_t errors() const override ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return errors_;
   }
-  std::string first_error() const ABSL_LOCKS_EXCLUDED(mu_) {
+  std::string first_error() const override ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return first_error_;
   }
@@ -344,11 +363,123 @@ class Publisher {
 
   std::unique_ptr<v1::EventBusService::Stub> stub_;
   const int window_;
+  v1::PublishRequest request_;
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   std::string first_error_ ABSL_GUARDED_BY(mu_);
   CompletionThread completions_;
+};
+
+// PublishStream with at most `window` events unacknowledged: the fastest
+// publish path. Publish() writes on the calling thread (the sync API polls
+// on it, no hand-off); a reader thread takes the acknowledgements, which
+// come in order. Writes are corked (buffer hint) and flushed every
+// `flush_every` events and whenever the window is about to fill, so that a
+// write system call carries many events.
+class StreamPublisher final : public EventPublisher {
+ public:
+  // `flush_every`: 1 sends each event at once (paced runs).
+  StreamPublisher(std::shared_ptr<grpc::Channel> channel, int window,
+                  uint64_t flush_every)
+      : stub_(v1::EventBusService::NewStub(std::move(channel))),
+        window_(static_cast<uint64_t>(std::max(window, 1))),
+        flush_every_(std::max<uint64_t>(flush_every, 1)),
+        stream_(stub_->PublishStream(&context_)),
+        reader_([this] { ReadAcks(); }) {}
+  ~StreamPublisher() override { Flush(); }
+
+  v1::Event* event() override { return request_.mutable_event(); }
+
+  void Publish() override ABSL_LOCKS_EXCLUDED(mu_) {
+    if (sent_ - acked_.load(std::memory_order_acquire) >= window_) {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &StreamPublisher::HasRoom));
+    }
+    ++sent_;
+    const bool flush =
+        sent_ % flush_every_ == 0 ||
+        sent_ - acked_.load(std::memory_order_acquire) >= window_;
+    grpc::WriteOptions write_options;
+    if (!flush) write_options.set_buffer_hint();
+    if (!stream_->Write(request_, write_options)) {
+      absl::MutexLock lock(&mu_);
+      ++write_failures_;
+    }
+  }
+
+  void Flush() override ABSL_LOCKS_EXCLUDED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    stream_->WritesDone();
+    reader_.join();
+    const grpc::Status status = stream_->Finish();
+    absl::MutexLock lock(&mu_);
+    const uint64_t unacked = sent_ - acked_.load(std::memory_order_relaxed);
+    if (!status.ok() || unacked > 0) {
+      errors_ = std::max<uint64_t>(unacked, 1);
+      first_error_ = absl::StrCat(
+          status.error_code(), ": ", status.error_message(), " (", unacked,
+          " events unacknowledged, ", write_failures_, " writes failed)");
+    }
+  }
+
+  uint64_t errors() const override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return errors_;
+  }
+  std::string first_error() const override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return first_error_;
+  }
+  uint64_t acks_out_of_order() const override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return out_of_order_;
+  }
+
+ private:
+  void ReadAcks() ABSL_LOCKS_EXCLUDED(mu_) {
+    v1::PublishStreamResponse response;
+    uint64_t last_sequence = 0;
+    uint64_t out_of_order = 0;
+    while (stream_->Read(&response)) {
+      for (const v1::PublishResponse& ack : response.acks()) {
+        if (last_sequence != 0 && ack.sequence() != last_sequence + 1) {
+          ++out_of_order;
+        }
+        last_sequence = ack.sequence();
+      }
+      absl::MutexLock lock(&mu_);
+      out_of_order_ = out_of_order;
+      acked_.fetch_add(response.acks_size(), std::memory_order_release);
+    }
+    absl::MutexLock lock(&mu_);
+    reads_done_ = true;
+  }
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reads_done_ ||
+           sent_ - acked_.load(std::memory_order_relaxed) < window_;
+  }
+
+  std::unique_ptr<v1::EventBusService::Stub> stub_;
+  const uint64_t window_;
+  const uint64_t flush_every_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PublishStreamRequest,
+                                           v1::PublishStreamResponse>>
+      stream_;
+  v1::PublishStreamRequest request_;
+  // Written by the publishing thread only.
+  uint64_t sent_ = 0;
+  bool finished_ = false;
+  std::atomic<uint64_t> acked_{0};
+  mutable absl::Mutex mu_;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t write_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t out_of_order_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+  std::thread reader_;
 };
 
 // Waits until `done` holds, nothing changed for `idle_ms` (`progress`
@@ -512,10 +643,16 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   }
   // Paced runs keep a large window: the pacing, not the acknowledgements,
   // sets the rate.
+  const bool stream_rpc = options.publish_rpc != "unary";
   const int window = paced ? 1024 : options.publish_window;
-  auto publisher = std::make_unique<Publisher>(publisher_channel, window);
-  v1::PublishRequest request;
-  *request.mutable_event() = BenchEvent();
+  std::unique_ptr<EventPublisher> publisher;
+  if (stream_rpc) {
+    publisher = std::make_unique<StreamPublisher>(
+        publisher_channel, window, paced ? 1 : options.flush_every);
+  } else {
+    publisher = std::make_unique<Publisher>(publisher_channel, window);
+  }
+  *publisher->event() = BenchEvent();
   const size_t event_bytes = BenchEventWireSize(events);
 
   std::fprintf(stderr, "[eventbus-bench] %s S=%d: publishing %llu events\n",
@@ -526,8 +663,8 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   if (!paced) {
     start_ns = MonotonicNanos();
     for (uint64_t i = 0; i < events; ++i) {
-      StampEvent(MonotonicNanos(), request.mutable_event());
-      publisher->Publish(request);
+      StampEvent(MonotonicNanos(), publisher->event());
+      publisher->Publish();
     }
     publisher->Flush();
     publish_end_ns = MonotonicNanos();
@@ -547,8 +684,8 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
       const int64_t stamp = MonotonicNanos();
       max_publish_lag_ns = std::max(max_publish_lag_ns, stamp - target);
       if (stamp - target > 1'000'000) ++late_1ms;
-      StampEvent(stamp, request.mutable_event());
-      publisher->Publish(request);
+      StampEvent(stamp, publisher->event());
+      publisher->Publish();
     }
     publisher->Flush();
     publish_end_ns = MonotonicNanos();
@@ -634,6 +771,7 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   }
   const int lag_warnings = broker.CountLogLines("is lagging");
 
+  const uint64_t acks_out_of_order = publisher->acks_out_of_order();
   const uint64_t publish_errors = publisher->errors();
   const std::string publish_error = publisher->first_error();
   publisher.reset();
@@ -692,19 +830,32 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   json.Int("lagged_missed", static_cast<int64_t>(lagged_missed))
       .Int("unaccounted_gaps", static_cast<int64_t>(gaps))
       .Int("publish_reordered", static_cast<int64_t>(reordered))
+      .Str("publish_rpc", stream_rpc ? "PublishStream" : "Publish")
       .Int("capacity", static_cast<int64_t>(options.capacity))
       .Int("event_bytes", static_cast<int64_t>(event_bytes));
 
+  const std::string publish_path =
+      stream_rpc
+          ? absl::StrFormat(
+                "one PublishStream call, up to %d events unacknowledged, "
+                "writes flushed every %d events%s; acks %s",
+                window, paced ? 1 : options.flush_every,
+                paced ? "" : " or when the window fills",
+                acks_out_of_order == 0
+                    ? std::string("in order")
+                    : absl::StrCat(acks_out_of_order, " OUT OF ORDER"))
+          : absl::StrFormat(
+                "unary Publish, asynchronous, up to %d calls in flight on one "
+                "connection%s",
+                window,
+                window > 1 ? " (the bus orders events by arrival)" : "");
   std::string note = absl::StrFormat(
-      "eventbusd (this tree), bus.capacity=%d. publish: unary Publish (the "
-      "only publish RPC today), asynchronous, up to %d calls in flight on one "
-      "connection%s. subs: Subscribe streams via the generic ByteBuffer API, "
-      "responses scanned in place (no message parsing), driven by %d "
-      "completion-queue threads; grpc.http2.bdp_probe=%d. conns=%d%s. event "
-      "%d bytes serialized.",
-      options.capacity, window,
-      window > 1 ? " (the bus orders events by arrival)" : "",
-      options.client_threads, options.bdp_probe ? 1 : 0, connections,
+      "eventbusd (this tree), bus.capacity=%d. publish: %s. subs: Subscribe "
+      "streams via the generic ByteBuffer API, responses scanned in place (no "
+      "message parsing), driven by %d completion-queue threads; "
+      "grpc.http2.bdp_probe=%d. conns=%d%s. event %d bytes serialized.",
+      options.capacity, publish_path, options.client_threads,
+      options.bdp_probe ? 1 : 0, connections,
       stalled_reader ? " +1 stalled" : "", event_bytes);
   absl::StrAppendFormat(
       &note,
@@ -735,8 +886,9 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   if (reordered > 0) {
     absl::StrAppendFormat(&note,
                           " %d deliveries (over all subs) came in a different "
-                          "order than published (concurrent unary calls).",
-                          reordered);
+                          "order than published%s.",
+                          reordered,
+                          stream_rpc ? "" : " (concurrent unary calls)");
   }
   if (paced) {
     absl::StrAppendFormat(&note,

@@ -3,8 +3,9 @@
 // Each case starts a fresh eventbusd (BrokerProcess) on 127.0.0.1:0, opens
 // the subscribers' Subscribe streams (each subscriber on its own connection;
 // in W4 100 streams on each of 10 connections), waits until the daemon sent
-// every stream's headers (so each is registered), publishes with the unary
-// Publish (a window of asynchronous calls in flight on one connection), waits
+// every stream's headers (so each is registered), publishes on one
+// PublishStream call with a bounded window of unacknowledged events (or, for
+// comparison, asynchronous unary Publish calls), waits
 // until every subscriber received or was told it lost every event, and
 // prints one JSON line with the peers' keys.
 //
@@ -32,8 +33,15 @@ struct GrpcWorkloadOptions {
   uint64_t capacity = 1024;
   // Client connections for the subscribers; 0: one per subscriber.
   int connections = 0;
-  // Publish calls in flight at once (1: one round trip per event).
-  int publish_window = 64;
+  // "stream": PublishStream (the default, the fastest path); "unary":
+  // asynchronous unary Publish calls.
+  std::string publish_rpc = "stream";
+  // Events unacknowledged at once (stream) or Publish calls in flight at once
+  // (unary; 1: one round trip per event). Paced runs use 1024.
+  int publish_window = 1024;
+  // Stream writes are corked and flushed every this many events (and when
+  // the window fills); paced runs flush every event.
+  int flush_every = 64;
   // grpc.http2.bdp_probe on the subscribers' channels.
   bool bdp_probe = false;
   int client_threads = 2;

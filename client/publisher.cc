@@ -1,17 +1,61 @@
 #include "client/publisher.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "client/status.h"
 
 namespace eventbus::client {
 
+// The PublishStream call behind PublishAsync. Forwards every callback to its
+// Publisher, which keeps all the state. Holds itself open (a hold) until the
+// publisher's thread releases it; deletes itself in OnDone.
+class Publisher::Stream final
+    : public grpc::ClientBidiReactor<v1::PublishStreamRequest,
+                                     v1::PublishStreamResponse> {
+ public:
+  Stream(Publisher* publisher, v1::EventBusService::Stub* stub)
+      : publisher_(publisher) {
+    stub->async()->PublishStream(&context_, this);
+    AddHold();
+    StartRead(&response_);
+    StartCall();
+  }
+
+  grpc::ClientContext& context() { return context_; }
+  // Owned by the one write in flight.
+  v1::PublishStreamRequest& request() { return request_; }
+
+  void OnReadInitialMetadataDone(bool ok) override {
+    publisher_->OnHeaders(ok);
+  }
+  void OnWriteDone(bool ok) override { publisher_->OnWritten(ok); }
+  void OnReadDone(bool ok) override {
+    if (!ok) return publisher_->OnReadsDone();
+    publisher_->OnAcks(response_);
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    publisher_->OnStreamDone(status);
+    delete this;
+  }
+
+ private:
+  Publisher* const publisher_;
+  grpc::ClientContext context_;
+  v1::PublishStreamRequest request_;
+  v1::PublishStreamResponse response_;
+};
+
 absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
     std::shared_ptr<grpc::Channel> channel, PublisherOptions options) {
   if (channel == nullptr) return absl::InvalidArgumentError("no channel");
   if (options.queue_capacity == 0) {
     return absl::InvalidArgumentError("queue_capacity must be at least 1");
+  }
+  if (options.window == 0) {
+    return absl::InvalidArgumentError("window must be at least 1");
   }
   return std::unique_ptr<Publisher>(new Publisher(std::move(channel), options));
 }
@@ -44,51 +88,193 @@ absl::StatusOr<PublishReceipt> Publisher::Publish(const v1::Event& event) {
 }
 
 absl::Status Publisher::PublishAsync(v1::Event event, Callback done) {
-  MutexLock lock(&mu_);
-  if (stopping_) {
-    return absl::FailedPreconditionError("the publisher is shutting down");
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) {
+      return absl::FailedPreconditionError("the publisher is shutting down");
+    }
+    if (queue_.size() >= options_.queue_capacity) {
+      return absl::ResourceExhaustedError(
+          "the publish queue is full (queue_capacity events waiting)");
+    }
+    queue_.push_back({std::move(event), std::move(done)});
+    // Without a stream, the publisher's thread opens one.
+    if (stream_ == nullptr) changed_.SignalAll();
   }
-  if (queue_.size() >= options_.queue_capacity) {
-    return absl::ResourceExhaustedError(
-        "the publish queue is full (queue_capacity events waiting)");
-  }
-  queue_.push_back({std::move(event), std::move(done)});
-  changed_.SignalAll();
+  SendMore();
   return absl::OkStatus();
+}
+
+bool Publisher::Idle() const {
+  return queue_.empty() && sent_.empty() && outcomes_.empty() && running_ == 0;
 }
 
 bool Publisher::Flush(absl::Time deadline) {
   MutexLock lock(&mu_);
-  while (!queue_.empty() || in_flight_ > 0) {
+  while (!Idle()) {
     if (!changed_.WaitUntil(deadline)) break;
   }
-  return queue_.empty() && in_flight_ == 0;
+  return Idle();
+}
+
+void Publisher::Report(Callback done, absl::StatusOr<PublishReceipt> result) {
+  outcomes_.push_back({std::move(done), std::move(result)});
+  changed_.SignalAll();
+}
+
+void Publisher::SendMore() {
+  Stream* stream;
+  {
+    MutexLock lock(&mu_);
+    const size_t window = headers_ ? options_.window : 1;
+    if (stream_ == nullptr || stopping_ || writing_ || broken_ || released_ ||
+        queue_.empty() || sent_.size() >= window) {
+      return;
+    }
+    stream = stream_;
+    Queued next = std::move(queue_.front());
+    queue_.pop_front();
+    // Kept until acknowledged, to be sent again should the daemon reject
+    // an event before it.
+    *stream->request().mutable_event() = next.event;
+    sent_.push_back({std::move(next.event), std::move(next.done),
+                     absl::Now() + options_.timeout});
+    writing_ = true;
+    changed_.SignalAll();  // a new deadline for the publisher's thread
+  }
+  stream->StartWrite(&stream->request());
+}
+
+void Publisher::OnHeaders(bool ok) {
+  {
+    MutexLock lock(&mu_);
+    headers_ = ok;
+  }
+  SendMore();  // the window opens
+}
+
+void Publisher::OnWritten(bool ok) {
+  {
+    MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+    changed_.SignalAll();
+  }
+  SendMore();
+}
+
+void Publisher::OnAcks(const v1::PublishStreamResponse& response) {
+  {
+    MutexLock lock(&mu_);
+    for (const v1::PublishResponse& ack : response.acks()) {
+      if (sent_.empty()) break;  // more acks than events: ignore
+      Report(std::move(sent_.front().done),
+             PublishReceipt{ack.sequence(), ack.id(), ack.subscribers()});
+      sent_.pop_front();
+    }
+  }
+  SendMore();
+}
+
+void Publisher::OnReadsDone() {
+  MutexLock lock(&mu_);
+  broken_ = true;
+  changed_.SignalAll();
+}
+
+void Publisher::OnStreamDone(const grpc::Status& grpc_status) {
+  MutexLock lock(&mu_);
+  absl::Status status = FromGrpc(grpc_status);
+  const bool rejected =
+      !cancelled_ && (status.code() == absl::StatusCode::kInvalidArgument ||
+                      status.code() == absl::StatusCode::kResourceExhausted);
+  if (cancelled_) {
+    status = absl::DeadlineExceededError(
+        "no acknowledgement from the daemon within the publish timeout");
+  } else if (status.ok()) {
+    status = absl::UnavailableError(
+        "the publish stream ended before the event was acknowledged");
+  }
+  if (rejected && !sent_.empty()) {
+    // The daemon published nothing after the rejected event: send the rest
+    // again, ahead of what is queued, on the next stream.
+    Report(std::move(sent_.front().done), status);
+    sent_.pop_front();
+    for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
+      queue_.push_front({std::move(it->event), std::move(it->done)});
+    }
+    sent_.clear();
+  }
+  for (Sent& sent : sent_) Report(std::move(sent.done), status);
+  sent_.clear();
+  stream_ = nullptr;
+  headers_ = writing_ = broken_ = cancelled_ = released_ = false;
+  changed_.SignalAll();
 }
 
 void Publisher::Run() {
+  MutexLock lock(&mu_);
   while (true) {
-    Queued next;
-    {
-      MutexLock lock(&mu_);
-      while (queue_.empty() && !stopping_) {
-        changed_.WaitUntil(absl::InfiniteFuture());
+    if (!outcomes_.empty()) {
+      std::deque<Outcome> outcomes;
+      outcomes.swap(outcomes_);
+      running_ += outcomes.size();
+      mu_.Unlock();
+      for (Outcome& outcome : outcomes) {
+        if (outcome.done) outcome.done(std::move(outcome.result));
       }
-      if (stopping_) break;
-      next = std::move(queue_.front());
-      queue_.pop_front();
-      ++in_flight_;
+      mu_.Lock();
+      running_ -= outcomes.size();
+      changed_.SignalAll();
+      continue;
     }
-    absl::StatusOr<PublishReceipt> receipt = Publish(next.event);
-    if (next.done) next.done(std::move(receipt));
-    MutexLock lock(&mu_);
-    --in_flight_;
-    changed_.SignalAll();
+    if (stream_ != nullptr && !released_) {
+      Stream* stream = stream_;
+      const bool expired =
+          !sent_.empty() && absl::Now() >= sent_.front().deadline;
+      if (expired && !cancelled_) {
+        cancelled_ = true;
+        mu_.Unlock();
+        stream->context().TryCancel();
+        mu_.Lock();
+        continue;
+      }
+      const bool closing = stopping_ && sent_.empty();
+      if ((broken_ || closing) && !writing_) {
+        released_ = true;
+        mu_.Unlock();
+        if (closing && !broken_) stream->StartWritesDone();
+        stream->RemoveHold();  // OnStreamDone clears stream_
+        mu_.Lock();
+        continue;
+      }
+    }
+    if (stream_ == nullptr) {
+      if (stopping_) break;
+      if (!queue_.empty()) {
+        mu_.Unlock();
+        Stream* stream = new Stream(this, stub_.get());
+        mu_.Lock();
+        stream_ = stream;
+        mu_.Unlock();
+        SendMore();
+        mu_.Lock();
+        continue;
+      }
+    }
+    const absl::Time deadline = !sent_.empty() && !cancelled_
+                                    ? sent_.front().deadline
+                                    : absl::InfiniteFuture();
+    changed_.WaitUntil(deadline);
   }
-  // Shutting down: report what was never sent.
+  // Shutting down, the stream closed: report what was never sent.
   std::deque<Queued> abandoned;
-  {
-    MutexLock lock(&mu_);
-    abandoned.swap(queue_);
+  abandoned.swap(queue_);
+  std::deque<Outcome> outcomes;
+  outcomes.swap(outcomes_);
+  mu_.Unlock();
+  for (Outcome& outcome : outcomes) {
+    if (outcome.done) outcome.done(std::move(outcome.result));
   }
   for (Queued& queued : abandoned) {
     if (queued.done) {
@@ -96,7 +282,7 @@ void Publisher::Run() {
           "the publisher was destroyed before this event was sent"));
     }
   }
-  MutexLock lock(&mu_);
+  mu_.Lock();
   changed_.SignalAll();
 }
 

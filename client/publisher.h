@@ -1,15 +1,25 @@
 // Publisher: publishes events to an eventbusd.
 //
-// Publish() sends one event and waits for its sequence, bounded by a
-// deadline. PublishAsync() queues the event for a background thread that
-// publishes queued events in order, one at a time, and reports each outcome
-// to a callback; the queue is bounded and a full queue is an error at once,
-// never a wait. Nothing is dropped silently: every queued event's callback
-// runs exactly once, with its receipt or the error that stopped it.
+// Publish() sends one event with the unary Publish RPC and waits for its
+// sequence, bounded by a deadline. PublishAsync() queues the event; queued
+// events go out in order on one long-lived PublishStream call, with up to
+// `window` of them unacknowledged at once (the first waits alone until the
+// daemon has answered the call's headers), so a busy publisher pays no round
+// trip per event. Each outcome is reported to a callback on the publisher's
+// own thread, in order; the queue is bounded and a full queue is an error at
+// once, never a wait. Nothing is dropped silently: every queued event's
+// callback runs exactly once, with its receipt or the error that stopped
+// it. An event the daemon rejects fails alone with the daemon's status
+// (INVALID_ARGUMENT, RESOURCE_EXHAUSTED), as with Publish: the events sent
+// after it, which the daemon did not publish, go out again on a new stream.
+// When the stream breaks, or an event stays unacknowledged for `timeout`
+// (DEADLINE_EXCEEDED), every unacknowledged event fails with that status:
+// it may or may not have been published. Later events use a new stream.
 //
-// Thread-safe. The destructor stops taking events, lets the publish in
-// flight finish, fails what is still queued with CANCELLED (through the
-// callbacks) and joins the thread; call Flush() first to wait for them.
+// Thread-safe. The destructor stops taking events, lets the events in
+// flight finish (acknowledged, or failed after `timeout`), fails what is
+// still queued with CANCELLED (through the callbacks), closes the stream
+// and joins the thread; call Flush() first to wait for them.
 #ifndef EVENTBUS_CLIENT_PUBLISHER_H_
 #define EVENTBUS_CLIENT_PUBLISHER_H_
 
@@ -37,18 +47,22 @@ struct PublishReceipt {
 };
 
 struct PublisherOptions {
-  // Deadline of each Publish RPC.
+  // Deadline of each Publish RPC, and how long an event of PublishAsync()
+  // may stay unacknowledged.
   absl::Duration timeout = absl::Seconds(5);
-  // Most events PublishAsync() holds before it refuses more.
+  // Most events PublishAsync() holds waiting to be sent before it refuses
+  // more (events sent and not yet acknowledged do not count).
   size_t queue_capacity = 10000;
+  // Most events PublishAsync() keeps unacknowledged on its stream.
+  size_t window = 1024;
 };
 
 class Publisher {
  public:
   using Callback = std::function<void(absl::StatusOr<PublishReceipt>)>;
 
-  // `channel` to an eventbusd. Fails with InvalidArgument on a null channel
-  // or a zero queue capacity.
+  // `channel` to an eventbusd. Fails with InvalidArgument on a null channel,
+  // a zero queue capacity or a zero window.
   static absl::StatusOr<std::unique_ptr<Publisher>> Create(
       std::shared_ptr<grpc::Channel> channel, PublisherOptions options = {});
 
@@ -62,8 +76,9 @@ class Publisher {
   absl::StatusOr<PublishReceipt> Publish(const v1::Event& event);
 
   // Queues `event`; `done` (may be empty) runs later on the publisher's
-  // thread with the outcome. Returns ResourceExhausted when the queue is
-  // full and FailedPrecondition after shutdown began; then `done` never runs.
+  // thread with the outcome, in the order events were queued. Returns
+  // ResourceExhausted when the queue is full and FailedPrecondition after
+  // shutdown began; then `done` never runs.
   absl::Status PublishAsync(v1::Event event, Callback done = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -73,22 +88,61 @@ class Publisher {
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  class Stream;  // the PublishStream call of PublishAsync (publisher.cc)
+
   struct Queued {
     v1::Event event;
     Callback done;
   };
+  // An event written to the stream, not yet acknowledged.
+  struct Sent {
+    v1::Event event;
+    Callback done;
+    absl::Time deadline;
+  };
+  struct Outcome {
+    Callback done;
+    absl::StatusOr<PublishReceipt> result;
+  };
 
   Publisher(std::shared_ptr<grpc::Channel> channel, PublisherOptions options);
+  // The publisher's thread: opens and closes streams, enforces `timeout`,
+  // runs the callbacks.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes the next queued event when the stream and the window allow.
+  // Any thread.
+  void SendMore() ABSL_LOCKS_EXCLUDED(mu_);
+  void Report(Callback done, absl::StatusOr<PublishReceipt> result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Stream callbacks (gRPC's threads).
+  void OnHeaders(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnWritten(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnAcks(const v1::PublishStreamResponse& response)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnReadsDone() ABSL_LOCKS_EXCLUDED(mu_);
+  void OnStreamDone(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   const PublisherOptions options_;
   const std::unique_ptr<v1::EventBusService::Stub> stub_;
   Mutex mu_;
   CondVar changed_{&mu_};
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  // Events taken off the queue whose outcome is not reported yet.
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Sent> sent_ ABSL_GUARDED_BY(mu_);
+  std::deque<Outcome> outcomes_ ABSL_GUARDED_BY(mu_);
+  // Callbacks taken off outcomes_ that are still running.
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The open stream, if any, and its state. Only the publisher's thread
+  // creates a stream and releases its hold, so the stream lives at least
+  // until `released_`; OnStreamDone clears it.
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool headers_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -8,18 +8,27 @@
 // carries `eventbus-instance`; a Subscribe stream's also carries
 // `eventbus-start-sequence`.
 //
+// A publish does not write to the subscribers itself: it posts the woken
+// streams to the service's DeliveryQueue, whose thread starts their writes
+// (see delivery_queue.h); a stream whose previous write completes writes
+// what arrived meanwhile from gRPC's callback thread.
+//
 // Thread-safety: gRPC calls the handlers from any thread; the service holds
-// only immutable state and the (thread-safe) Bus handle.
+// immutable state, the (thread-safe) Bus handle and the DeliveryQueue. It
+// must outlive the gRPC server that serves it (the server's Shutdown ends
+// every stream).
 #ifndef EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_
 #define EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <string>
 
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "server/admission.h"
 #include "server/bus.h"
+#include "server/delivery_queue.h"
 
 namespace eventbus {
 
@@ -33,6 +42,8 @@ class EventBusService final
   // at: its first event or the first of its first Lagged range. A client
   // that reconnects before any event arrived resumes from it.
   static constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
+  // Threads that start the writes of woken Subscribe streams.
+  static constexpr int kDeliveryThreads = 1;
 
   // `instance_id` identifies this daemon run in every response. Every
   // Publish and Subscribe first passes `admission` (rights, per-peer
@@ -41,7 +52,8 @@ class EventBusService final
                   Admission admission = Admission())
       : bus_(std::move(bus)),
         instance_id_(std::move(instance_id)),
-        admission_(std::move(admission)) {}
+        admission_(std::move(admission)),
+        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -58,6 +70,7 @@ class EventBusService final
   const Bus bus_;
   const std::string instance_id_;
   const Admission admission_;
+  const std::unique_ptr<DeliveryQueue> delivery_;
 };
 
 }  // namespace eventbus

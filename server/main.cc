@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "server/config.h"
 #include "server/daemon.h"
 #include "server/systemd_notify.h"
@@ -45,6 +46,12 @@ void SetUpLogging(const std::string& level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built with mutex deadlock detection on (kAbort), and
+  // gRPC locks absl::Mutex many times per call: each lock then updates a
+  // global lock graph, under a global lock, and records a stack trace. Our
+  // own locks are std::mutex (server/mutex.h), checked by -Wthread-safety
+  // and ThreadSanitizer instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::StatusOr<eventbus::Invocation> invocation =
       eventbus::ParseInvocation(argc, argv, GetEnv);
   if (!invocation.ok()) {

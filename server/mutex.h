@@ -66,6 +66,7 @@ class CondVar {
     return in_time;
   }
 
+  void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }
 
  private:

@@ -100,6 +100,30 @@ TEST_F(PublisherTest, AsyncPublishesInOrderAndReportsEach) {
   for (size_t i = 0; i < sequences.size(); ++i) EXPECT_EQ(sequences[i], i + 1);
 }
 
+TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
+  auto publisher = *Publisher::Create(Channel(daemon_->address()));
+  Mutex mu;
+  std::vector<absl::StatusOr<uint64_t>> outcomes;
+  auto record = [&](absl::StatusOr<PublishReceipt> r) {
+    MutexLock lock(&mu);
+    outcomes.push_back(r.ok() ? absl::StatusOr<uint64_t>(r->sequence)
+                              : absl::StatusOr<uint64_t>(r.status()));
+  };
+  ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
+  ASSERT_TRUE(publisher->PublishAsync(v1::Event(), record).ok());  // no payload
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
+  }
+  ASSERT_TRUE(publisher->Flush(absl::Now() + absl::Seconds(20)));
+  MutexLock lock(&mu);
+  ASSERT_EQ(outcomes.size(), 5u);
+  EXPECT_EQ(outcomes[0], absl::StatusOr<uint64_t>(1));
+  EXPECT_EQ(outcomes[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(outcomes[2], absl::StatusOr<uint64_t>(2));
+  EXPECT_EQ(outcomes[3], absl::StatusOr<uint64_t>(3));
+  EXPECT_EQ(outcomes[4], absl::StatusOr<uint64_t>(4));
+}
+
 TEST_F(PublisherTest, FullQueueIsRefusedAtOnceAndShutdownReportsTheRest) {
   SilentPort silent;
   auto publisher =

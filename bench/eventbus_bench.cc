@@ -50,8 +50,8 @@ JSON lines on stdout (one per workload and S), progress on stderr.
                           asynchronous unary Publish calls
   --publish-window N      W1/W4: events unacknowledged on the stream, or unary
                           calls in flight (default 1024)
-  --flush-every N         W1/W4: stream writes flushed every N events
-                          (default 64)
+  --flush-every N         W1/W4: events per PublishStream request
+                          (default 64; 1: one request per event)
   --bdp-probe 0|1         grpc.http2.bdp_probe on subscriber channels
                           (default 0)
   --client-threads N      completion-queue threads for subscribers (default 2)

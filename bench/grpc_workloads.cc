@@ -374,9 +374,9 @@ class Publisher final : public EventPublisher {
 // PublishStream with at most `window` events unacknowledged: the fastest
 // publish path. Publish() writes on the calling thread (the sync API polls
 // on it, no hand-off); a reader thread takes the acknowledgements, which
-// come in order. Writes are corked (buffer hint) and flushed every
-// `flush_every` events and whenever the window is about to fill, so that a
-// write system call carries many events.
+// come in order. With `flush_every` > 1, events are sent `flush_every` to a
+// request (PublishStreamRequest.events), and a short batch whenever the
+// window is about to fill: the daemon reads one message per batch.
 class StreamPublisher final : public EventPublisher {
  public:
   // `flush_every`: 1 sends each event at once (paced runs).
@@ -389,7 +389,7 @@ class StreamPublisher final : public EventPublisher {
         reader_([this] { ReadAcks(); }) {}
   ~StreamPublisher() override { Flush(); }
 
-  v1::Event* event() override { return request_.mutable_event(); }
+  v1::Event* event() override { return &event_; }
 
   void Publish() override ABSL_LOCKS_EXCLUDED(mu_) {
     if (sent_ - acked_.load(std::memory_order_acquire) >= window_) {
@@ -397,20 +397,23 @@ class StreamPublisher final : public EventPublisher {
       mu_.Await(absl::Condition(this, &StreamPublisher::HasRoom));
     }
     ++sent_;
-    const bool flush =
-        sent_ % flush_every_ == 0 ||
-        sent_ - acked_.load(std::memory_order_acquire) >= window_;
-    grpc::WriteOptions write_options;
-    if (!flush) write_options.set_buffer_hint();
-    if (!stream_->Write(request_, write_options)) {
-      absl::MutexLock lock(&mu_);
-      ++write_failures_;
+    if (flush_every_ == 1) {
+      *request_.mutable_event() = event_;
+    } else {
+      *request_.add_events() = event_;
     }
+    if (request_.events_size() < static_cast<int>(flush_every_) &&
+        flush_every_ > 1 &&
+        sent_ - acked_.load(std::memory_order_acquire) < window_) {
+      return;  // the batch fills on
+    }
+    WriteRequest();
   }
 
   void Flush() override ABSL_LOCKS_EXCLUDED(mu_) {
     if (finished_) return;
     finished_ = true;
+    if (request_.events_size() > 0) WriteRequest();
     stream_->WritesDone();
     reader_.join();
     const grpc::Status status = stream_->Finish();
@@ -460,6 +463,13 @@ class StreamPublisher final : public EventPublisher {
     return reads_done_ ||
            sent_ - acked_.load(std::memory_order_relaxed) < window_;
   }
+  void WriteRequest() ABSL_LOCKS_EXCLUDED(mu_) {
+    if (!stream_->Write(request_)) {
+      absl::MutexLock lock(&mu_);
+      ++write_failures_;
+    }
+    request_.Clear();
+  }
 
   std::unique_ptr<v1::EventBusService::Stub> stub_;
   const uint64_t window_;
@@ -468,8 +478,10 @@ class StreamPublisher final : public EventPublisher {
   std::unique_ptr<grpc::ClientReaderWriter<v1::PublishStreamRequest,
                                            v1::PublishStreamResponse>>
       stream_;
+  // Written by the publishing thread only: the event being built, the
+  // request (batch) being filled.
+  v1::Event event_;
   v1::PublishStreamRequest request_;
-  // Written by the publishing thread only.
   uint64_t sent_ = 0;
   bool finished_ = false;
   std::atomic<uint64_t> acked_{0};

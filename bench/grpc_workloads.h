@@ -39,8 +39,9 @@ struct GrpcWorkloadOptions {
   // Events unacknowledged at once (stream) or Publish calls in flight at once
   // (unary; 1: one round trip per event). Paced runs use 1024.
   int publish_window = 1024;
-  // Stream writes are corked and flushed every this many events (and when
-  // the window fills); paced runs flush every event.
+  // Events per PublishStream request (PublishStreamRequest.events; a
+  // shorter batch when the window fills); paced runs send every event in a
+  // request of its own.
   int flush_every = 64;
   // grpc.http2.bdp_probe on the subscribers' channels.
   bool bdp_probe = false;

@@ -24,27 +24,43 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     MutexLock lock(&mu_);
     reads_done_ = true;  // half-closed by the client, or broken
   } else {
-    absl::StatusOr<PublishResult> result =
-        [&]() -> absl::StatusOr<PublishResult> {
-      if (!request_.has_event()) {
-        return absl::InvalidArgumentError(
-            "PublishStreamRequest.event is required");
+    // The request's events in order: `event`, or each of `events`.
+    absl::Status refused;
+    if (request_.has_event() == (request_.events_size() > 0)) {
+      refused = absl::InvalidArgumentError(
+          request_.has_event()
+              ? "PublishStreamRequest carries both event and events"
+              : "PublishStreamRequest.event or .events is required");
+    }
+    const int count = request_.has_event() ? 1 : request_.events_size();
+    v1::PublishStreamResponse acks;
+    for (int i = 0; refused.ok() && i < count; ++i) {
+      v1::Event* event = request_.has_event() ? request_.mutable_event()
+                                              : request_.mutable_events(i);
+      absl::StatusOr<PublishResult> result =
+          [&]() -> absl::StatusOr<PublishResult> {
+        EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, *event));
+        return bus_.Publish(std::move(*event));
+      }();
+      if (!result.ok()) {
+        refused = result.status();
+        break;
       }
-      EVENTBUS_RETURN_IF_ERROR(
-          admission_.AdmitEvent(limited_peer_, request_.event()));
-      return bus_.Publish(std::move(*request_.mutable_event()));
-    }();
-    MutexLock lock(&mu_);
-    if (!result.ok()) {
-      spdlog::debug("stream publish from {} refused: {}", peer_,
-                    result.status().ToString());
-      error_ = result.status();
-      reads_done_ = true;
-    } else {
-      v1::PublishResponse* ack = pending_.add_acks();
+      v1::PublishResponse* ack = acks.add_acks();
       ack->set_sequence(result->sequence);
       ack->set_id(std::move(result->id));
       ack->set_subscribers(static_cast<uint32_t>(result->subscribers));
+    }
+    MutexLock lock(&mu_);
+    for (v1::PublishResponse& ack : *acks.mutable_acks()) {
+      *pending_.add_acks() = std::move(ack);
+    }
+    if (!refused.ok()) {
+      spdlog::debug("stream publish from {} refused: {}", peer_,
+                    refused.ToString());
+      error_ = refused;
+      reads_done_ = true;
+    } else {
       read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
       read_next = !read_paused_;
     }

@@ -1,12 +1,12 @@
 // PublishStreamReactor: one PublishStream call (bidirectional stream).
 //
-// Reads events one at a time, publishes each on the bus as it arrives and
-// queues its acknowledgement; acknowledgements are written in batches, one
-// write in flight, while the next read is already pending, so a publisher
-// with a window of events in flight pays no round trip per event. Reading
-// pauses while kMaxPendingAcks acknowledgements wait for the client. The
-// first rejected event ends the call with its status once the
-// acknowledgements before it are written.
+// Reads one request at a time (one event, or a batch of them), publishes
+// each event on the bus in order and queues its acknowledgement;
+// acknowledgements are written in batches, one write in flight, while the next
+// read is already pending, so a publisher with a window of events in flight
+// pays no round trip per event. Reading pauses while kMaxPendingAcks
+// acknowledgements wait for the client. The first rejected event ends the call
+// with its status once the acknowledgements before it are written.
 //
 // Owned by gRPC: created by EventBusService::PublishStream, deleted in
 // OnDone. Locking: mu_ guards the state shared by the read and write

@@ -317,16 +317,25 @@ TEST_F(EventBusServiceTest, CancelledSubscriberLeavesWithinOneSecond) {
 
 // Writes `events` on one PublishStream while reading acks concurrently;
 // returns the acks and the final status.
+// Publishes `events` on one PublishStream, `batch` per request (1: in
+// `event`, more: in `events`); returns the acks and the final status.
 std::pair<std::vector<v1::PublishResponse>, grpc::Status> PublishStream(
-    v1::EventBusService::Stub& stub, const std::vector<v1::Event>& events) {
+    v1::EventBusService::Stub& stub, const std::vector<v1::Event>& events,
+    size_t batch = 1) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
   auto stream = stub.PublishStream(&context);
   std::thread writer([&] {
-    v1::PublishStreamRequest request;
-    for (const v1::Event& event : events) {
-      *request.mutable_event() = event;
+    for (size_t i = 0; i < events.size(); i += batch) {
+      v1::PublishStreamRequest request;
+      if (batch == 1) {
+        *request.mutable_event() = events[i];
+      } else {
+        for (size_t j = i; j < std::min(events.size(), i + batch); ++j) {
+          *request.add_events() = events[j];
+        }
+      }
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
@@ -363,6 +372,55 @@ TEST_F(EventBusServiceTest, PublishStreamEndsAtTheFirstRejectedEvent) {
   ASSERT_EQ(acks.size(), 3u);
   EXPECT_EQ(acks[2].sequence(), 3u);
   EXPECT_EQ(PublishOk(), 4u);  // nothing after the rejected event was taken
+}
+
+TEST_F(EventBusServiceTest, PublishStreamBatchesAreAcknowledgedPerEvent) {
+  auto subscriber = Subscribe();
+  std::vector<v1::Event> events(1037, FullAuditEvent());
+  auto [acks, status] = PublishStream(*stub_, events, /*batch=*/100);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(acks.size(), events.size());
+  for (size_t i = 0; i < acks.size(); ++i) {
+    ASSERT_EQ(acks[i].sequence(), i + 1);
+  }
+  ASSERT_TRUE(subscriber->ReadEvents(events.size()));
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_EQ(subscriber->events()[i].sequence(), i + 1);
+  }
+}
+
+TEST_F(EventBusServiceTest, PublishStreamBatchStopsAtTheFirstRejectedEvent) {
+  std::vector<v1::Event> events(5, FullAuditEvent());
+  events[3].clear_audit();  // no payload
+  auto [acks, status] = PublishStream(*stub_, events, /*batch=*/5);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("no payload"));
+  ASSERT_EQ(acks.size(), 3u);
+  EXPECT_EQ(PublishOk(), 4u);  // the event after it in the batch was not
+}
+
+TEST_F(EventBusServiceTest, PublishStreamRequestNeedsEventOrEvents) {
+  for (const bool both : {false, true}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    auto stream = stub_->PublishStream(&context);
+    v1::PublishStreamRequest request;
+    if (both) {
+      *request.mutable_event() = FullAuditEvent();
+      *request.add_events() = FullAuditEvent();
+    }
+    stream->Write(request);
+    stream->WritesDone();
+    v1::PublishStreamResponse response;
+    while (stream->Read(&response)) {
+    }
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr(both ? "both event and events" : "is required"));
+  }
+  EXPECT_EQ(PublishOk(), 1u);
 }
 
 TEST_F(EventBusServiceTest, KilledSubscriberLeavesWithinOneSecond) {

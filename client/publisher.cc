@@ -1,5 +1,6 @@
 #include "client/publisher.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -7,6 +8,13 @@
 #include "client/status.h"
 
 namespace eventbus::client {
+namespace {
+
+// Largest batch of events in one PublishStreamRequest (a single larger event
+// goes alone): well within the daemon's receive limit, at least 4 MiB.
+constexpr size_t kMaxRequestBytes = 1 << 20;
+
+}  // namespace
 
 // The PublishStream call behind PublishAsync. Forwards every callback to its
 // Publisher, which keeps all the state. Holds itself open (a hold) until the
@@ -132,13 +140,25 @@ void Publisher::SendMore() {
       return;
     }
     stream = stream_;
-    Queued next = std::move(queue_.front());
-    queue_.pop_front();
-    // Kept until acknowledged, to be sent again should the daemon reject
-    // an event before it.
-    *stream->request().mutable_event() = next.event;
-    sent_.push_back({std::move(next.event), std::move(next.done),
-                     absl::Now() + options_.timeout});
+    // Everything queued meanwhile goes in one request (one write, one
+    // message for the daemon to read), within the window and the budget.
+    v1::PublishStreamRequest& request = stream->request();
+    request.Clear();
+    const size_t count = std::min(queue_.size(), window - sent_.size());
+    const absl::Time deadline = absl::Now() + options_.timeout;
+    size_t bytes = 0;
+    for (size_t i = 0; i < count; ++i) {
+      Queued& next = queue_.front();
+      const size_t size = next.event.ByteSizeLong();
+      if (i > 0 && bytes + size > kMaxRequestBytes) break;
+      bytes += size;
+      *(count == 1 ? request.mutable_event() : request.add_events()) =
+          next.event;
+      // Kept until acknowledged, to be sent again should the daemon reject
+      // an event before it.
+      sent_.push_back({std::move(next.event), std::move(next.done), deadline});
+      queue_.pop_front();
+    }
     writing_ = true;
     changed_.SignalAll();  // a new deadline for the publisher's thread
   }

@@ -5,16 +5,17 @@
 // events go out in order on one long-lived PublishStream call, with up to
 // `window` of them unacknowledged at once (the first waits alone until the
 // daemon has answered the call's headers), so a busy publisher pays no round
-// trip per event. Each outcome is reported to a callback on the publisher's
-// own thread, in order; the queue is bounded and a full queue is an error at
-// once, never a wait. Nothing is dropped silently: every queued event's
-// callback runs exactly once, with its receipt or the error that stopped
-// it. An event the daemon rejects fails alone with the daemon's status
-// (INVALID_ARGUMENT, RESOURCE_EXHAUSTED), as with Publish: the events sent
-// after it, which the daemon did not publish, go out again on a new stream.
-// When the stream breaks, or an event stays unacknowledged for `timeout`
-// (DEADLINE_EXCEEDED), every unacknowledged event fails with that status:
-// it may or may not have been published. Later events use a new stream.
+// trip per event; the events queued while a write is in flight go out
+// together in the next request (up to 1 MiB). Each outcome is reported to a
+// callback on the publisher's own thread, in order; the queue is bounded and a
+// full queue is an error at once, never a wait. Nothing is dropped silently:
+// every queued event's callback runs exactly once, with its receipt or the
+// error that stopped it. An event the daemon rejects fails alone with the
+// daemon's status (INVALID_ARGUMENT, RESOURCE_EXHAUSTED), as with Publish: the
+// events sent after it, which the daemon did not publish, go out again on a new
+// stream. When the stream breaks, or an event stays unacknowledged for
+// `timeout` (DEADLINE_EXCEEDED), every unacknowledged event fails with that
+// status: it may or may not have been published. Later events use a new stream.
 //
 // Thread-safe. The destructor stops taking events, lets the events in
 // flight finish (acknowledged, or failed after `timeout`), fails what is
@@ -109,7 +110,7 @@ class Publisher {
   // The publisher's thread: opens and closes streams, enforces `timeout`,
   // runs the callbacks.
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
-  // Writes the next queued event when the stream and the window allow.
+  // Writes the queued events when the stream and the window allow.
   // Any thread.
   void SendMore() ABSL_LOCKS_EXCLUDED(mu_);
   void Report(Callback done, absl::StatusOr<PublishReceipt> result)

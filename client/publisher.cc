@@ -45,8 +45,16 @@ class Publisher::Stream final
     StartRead(&response_);
   }
   void OnDone(const grpc::Status& status) override {
-    publisher_->OnStreamDone(status);
+    // Deleted before the publisher hears of it: the ClientContext holds a
+    // reference to the channel, and the publisher (and with it the channel)
+    // may be destroyed as soon as it has heard. gRPC 1.51 must not release
+    // a channel's last reference on this callback thread: the channel then
+    // shuts down the callback completion queue that runs this very thread
+    // (grpc_cq_internal_unref "prior > 0" abort; grpc/grpc#32584).
+    Publisher* const publisher = publisher_;
+    const grpc::Status final_status = status;
     delete this;
+    publisher->OnStreamDone(final_status);
   }
 
  private:

@@ -143,9 +143,12 @@ TEST_F(SubscriberTest, WhatTheRingNoLongerHoldsArrivesAsLagged) {
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   Publish(1);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 1));
+  // Disconnected until the ring has moved past what the subscriber saw.
+  proxy->SetRefusing(true);
   proxy->CutConnections();
   ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 1));
   Publish(10);  // 2..11; the ring keeps 8..11
+  proxy->SetRefusing(false);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 5));
   const auto lagged = notices_.Of(Kind::kLagged);
   ASSERT_EQ(lagged.size(), 1u);

@@ -62,10 +62,22 @@ void TcpProxy::CutConnections() {
   for (int fd : sockets_) shutdown(fd, SHUT_RDWR);
 }
 
+void TcpProxy::SetRefusing(bool refusing) {
+  MutexLock lock(&mu_);
+  refusing_ = refusing;
+}
+
 void TcpProxy::Accept() {
   while (true) {
     const int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) return;  // the listener was shut down
+    {
+      MutexLock lock(&mu_);
+      if (refusing_) {
+        close(client);
+        continue;
+      }
+    }
     const int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in target = Loopback(target_port_);
     if (connect(upstream, reinterpret_cast<sockaddr*>(&target),

@@ -24,6 +24,9 @@ class TcpProxy {
   std::string address() const;
   // Closes every forwarded connection; new ones are still accepted.
   void CutConnections() ABSL_LOCKS_EXCLUDED(mu_);
+  // While refusing, new connections are closed as soon as they arrive (the
+  // target unreachable), so a client stays disconnected until it is not.
+  void SetRefusing(bool refusing) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   TcpProxy(int listener, int port, int target_port)
@@ -37,6 +40,7 @@ class TcpProxy {
   Mutex mu_;
   std::vector<int> sockets_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> pumps_ ABSL_GUARDED_BY(mu_);
+  bool refusing_ ABSL_GUARDED_BY(mu_) = false;
   std::thread acceptor_;
 };
 

@@ -270,8 +270,9 @@ void Publisher::Run() {
       const bool closing = stopping_ && sent_.empty();
       if ((broken_ || closing) && !writing_) {
         released_ = true;
+        const bool writes_done = closing && !broken_;
         mu_.Unlock();
-        if (closing && !broken_) stream->StartWritesDone();
+        if (writes_done) stream->StartWritesDone();
         stream->RemoveHold();  // OnStreamDone clears stream_
         mu_.Lock();
         continue;

@@ -8,7 +8,6 @@ namespace eventbus::fault {
 namespace {
 
 constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
-constexpr absl::Duration kOpenTimeout = absl::Seconds(30);
 
 std::optional<uint64_t> StartSequence(const grpc::ClientContext& context) {
   const auto& metadata = context.GetServerInitialMetadata();

@@ -55,7 +55,7 @@ uint64_t StoppedAfter(const std::string& log) {
   if (at == std::string::npos) return 0;
   const size_t begin = at + sizeof(kStoppedAfter) - 1;
   const size_t end = log.find_first_not_of("0123456789", begin);
-  absl::SimpleAtoi(log.substr(begin, end - begin), &sequence);
+  if (!absl::SimpleAtoi(log.substr(begin, end - begin), &sequence)) return 0;
   return sequence;
 }
 

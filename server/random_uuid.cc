@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <random>
 
-#include "absl/strings/str_format.h"
-
 namespace eventbus {
 
 std::string RandomUuid() {
@@ -17,9 +15,23 @@ std::string RandomUuid() {
   }());
   const uint64_t hi = (gen() & ~uint64_t{0xF000}) | uint64_t{0x4000};
   const uint64_t lo = (gen() & ~(uint64_t{3} << 62)) | (uint64_t{2} << 62);
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32,
-                         (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48,
-                         lo & 0xFFFFFFFFFFFF);
+  // Hand-formatted: every event without an id gets one, and StrFormat took
+  // about 3% of the in-process publish path.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text(36, '-');
+  size_t at = 0;
+  auto put = [&](uint64_t bits, int nibbles) {
+    for (int shift = 4 * (nibbles - 1); shift >= 0; shift -= 4) {
+      text[at++] = kHex[(bits >> shift) & 0xF];
+    }
+    ++at;  // skip the '-' that follows the group
+  };
+  put(hi >> 32, 8);
+  put(hi >> 16, 4);
+  put(hi, 4);
+  put(lo >> 48, 4);
+  put(lo, 12);
+  return text;
 }
 
 }  // namespace eventbus

@@ -39,6 +39,8 @@ JSON lines on stdout (one per workload and S), progress on stderr.
                           W0 N=200,000 (run the tokio anchor with
                           EVENTS=200000 to compare)
   --w0-events N           W0 events (default 1,000,000)
+  --w0-workers N          W0 receiver threads besides the sender's
+                          (default 1: 2 threads in all, as the anchor)
   --events N              W1 events (default 200,000)
   --w2-secs S, --w3-secs S  paced run length (default 10)
   --rate R                W2/W3 events per second (default 5,000)
@@ -109,25 +111,12 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   static const char* const kSwitches[] = {"quick", "help"};
-  static const char* const kKnown[] = {"workloads",
-                                       "subscribers",
-                                       "quick",
-                                       "w0-events",
-                                       "events",
-                                       "w2-secs",
-                                       "w3-secs",
-                                       "rate",
-                                       "w4-subscribers",
-                                       "w4-connections",
-                                       "w4-events",
-                                       "capacity",
-                                       "publish-window",
-                                       "bdp-probe",
-                                       "client-threads",
-                                       "publish-rpc",
-                                       "flush-every",
-                                       "quiet-max-s",
-                                       "help"};
+  static const char* const kKnown[] = {
+      "workloads",   "subscribers",    "quick",          "w0-events",
+      "w0-workers",  "events",         "w2-secs",        "w3-secs",
+      "rate",        "w4-subscribers", "w4-connections", "w4-events",
+      "capacity",    "publish-window", "bdp-probe",      "client-threads",
+      "publish-rpc", "flush-every",    "quiet-max-s",    "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -225,6 +214,7 @@ int main(int argc, char** argv) {
         options.subscribers = s;
         options.events = static_cast<uint64_t>(
             flags.Int("w0-events", quick ? 200'000 : 1'000'000));
+        options.workers = static_cast<int>(flags.Int("w0-workers", 1));
         wait_quiet("W0");
         std::fprintf(stderr, "[eventbus-bench] W0 S=%d\n", s);
         Emit(eventbus::bench::RunCoreWorkload(options));

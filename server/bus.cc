@@ -1,5 +1,6 @@
 #include "server/bus.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,13 +46,25 @@ absl::StatusOr<Bus> Bus::Create(BusOptions options) {
   return Bus(std::make_shared<Ring>(std::move(options)));
 }
 
-absl::StatusOr<PublishResult> Bus::Publish(v1::Event event) const {
+absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
   EVENTBUS_RETURN_IF_ERROR(ValidateEvent(event));
-  if (event.id().empty()) event.set_id(RandomUuid());
-  event.clear_sequence();
-  event.clear_publish_time();
+  // The bus assigns these two; a copy without them is needed only when the
+  // publisher set them (rare), so the usual path encodes `event` as it is.
+  const v1::Event* body = &event;
+  v1::Event scrubbed;
+  if (event.sequence() != 0 || event.has_publish_time()) {
+    scrubbed = event;
+    scrubbed.clear_sequence();
+    scrubbed.clear_publish_time();
+    body = &scrubbed;
+  }
+  // A generated id is written in front of the body as field 3 (the body,
+  // without an id, starts at field 4): the encoding stays canonical.
+  std::string id = event.id().empty() ? RandomUuid() : event.id();
+  const size_t id_field_size = event.id().empty() ? 2 + id.size() : 0;
+  static_assert(v1::Event::kIdFieldNumber == 3);
   // Encode once, outside the lock, behind room for the assigned fields.
-  const size_t body_size = event.ByteSizeLong();
+  const size_t body_size = id_field_size + body->ByteSizeLong();
   if (body_size > ring_->options().max_event_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("event is ", body_size,
@@ -60,12 +73,17 @@ absl::StatusOr<PublishResult> Bus::Publish(v1::Event event) const {
                      ring_->options().max_event_bytes));
   }
   std::string buffer(StoredEvent::kAssignedFieldsReserve + body_size, '\0');
-  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(
-      buffer.data() + StoredEvent::kAssignedFieldsReserve));
-  std::string id = event.id();
-  EVENTBUS_ASSIGN_OR_RETURN(PublishResult result,
-                            ring_->Append(std::make_shared<StoredEvent>(
-                                std::move(event), std::move(buffer))));
+  auto* out = reinterpret_cast<uint8_t*>(buffer.data() +
+                                         StoredEvent::kAssignedFieldsReserve);
+  if (id_field_size > 0) {
+    *out++ = (v1::Event::kIdFieldNumber << 3) | 2;  // length-delimited
+    *out++ = static_cast<uint8_t>(id.size());       // 36 < 128: one byte
+    out = std::copy(id.begin(), id.end(), out);
+  }
+  body->SerializeWithCachedSizesToArray(out);
+  EVENTBUS_ASSIGN_OR_RETURN(
+      PublishResult result,
+      ring_->Append(std::make_shared<StoredEvent>(std::move(buffer))));
   result.id = std::move(id);
   return result;
 }

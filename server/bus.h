@@ -72,10 +72,12 @@ class Bus {
   // Returns InvalidArgument when an option is out of range.
   static absl::StatusOr<Bus> Create(BusOptions options);
 
-  // Validates and publishes `event`. Errors: InvalidArgument (no payload, an
-  // enum value outside its enum, larger than max_event_bytes),
-  // Unavailable (the bus is closed). A rejected event consumes no sequence.
-  absl::StatusOr<PublishResult> Publish(v1::Event event) const;
+  // Validates and publishes a copy of `event`, with a random UUID as its id
+  // when it has none; any sequence or publish_time in it is replaced.
+  // Errors: InvalidArgument (no payload, an enum value outside its enum,
+  // larger than max_event_bytes), Unavailable (the bus is closed). A
+  // rejected event consumes no sequence.
+  absl::StatusOr<PublishResult> Publish(const v1::Event& event) const;
 
   // Registers a subscription. Errors: InvalidArgument (from_sequence 0),
   // OutOfRange (from_sequence beyond the next sequence), ResourceExhausted

@@ -35,12 +35,12 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     const int count = request_.has_event() ? 1 : request_.events_size();
     v1::PublishStreamResponse acks;
     for (int i = 0; refused.ok() && i < count; ++i) {
-      v1::Event* event = request_.has_event() ? request_.mutable_event()
-                                              : request_.mutable_events(i);
+      const v1::Event& event =
+          request_.has_event() ? request_.event() : request_.events(i);
       absl::StatusOr<PublishResult> result =
           [&]() -> absl::StatusOr<PublishResult> {
-        EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, *event));
-        return bus_.Publish(std::move(*event));
+        EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, event));
+        return bus_.Publish(event);
       }();
       if (!result.ok()) {
         refused = result.status();

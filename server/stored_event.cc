@@ -51,10 +51,18 @@ size_t StoredEvent::EncodedSizeWith(uint64_t sequence, int64_t seconds,
          AssignedFieldsSize(sequence, seconds, nanos);
 }
 
+const v1::Event& StoredEvent::event() const {
+  std::call_once(parsed_once_, [this] {
+    parsed_ = std::make_unique<v1::Event>();
+    // The bus encoded these bytes from a valid Event; parsing cannot fail.
+    const std::string_view bytes = encoded();
+    parsed_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  });
+  return *parsed_;
+}
+
 void StoredEvent::Assign(uint64_t sequence, int64_t seconds, int32_t nanos) {
-  event_.set_sequence(sequence);
-  event_.mutable_publish_time()->set_seconds(seconds);
-  event_.mutable_publish_time()->set_nanos(nanos);
+  sequence_ = sequence;
 
   uint8_t header[kAssignedFieldsReserve];
   uint8_t* out = header;

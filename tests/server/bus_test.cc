@@ -3,6 +3,8 @@
 #include "server/bus.h"
 
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
@@ -111,6 +113,28 @@ TEST_F(BusTest, EncodedBytesAreTheCanonicalEncoding) {
   for (const auto& stored : batch.events) {
     EXPECT_EQ(stored->encoded(), stored->event().SerializeAsString());
   }
+}
+
+TEST_F(BusTest, ReadersShareOneParseOfEachEvent) {
+  auto first = Subscribe();
+  auto second = Subscribe();
+  Publish();
+  ReadBatch a = Read(*first);
+  ReadBatch b = Read(*second);
+  ASSERT_EQ(a.events.size(), 1u);
+  ASSERT_EQ(b.events.size(), 1u);
+  // The message is parsed from the stored bytes on first use, once, even
+  // when readers ask at the same time (ThreadSanitizer runs this test).
+  const StoredEvent& stored = *a.events[0];
+  std::vector<const v1::Event*> seen(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] { seen[i] = &stored.event(); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const v1::Event* event : seen) EXPECT_EQ(event, seen[0]);
+  EXPECT_EQ(&b.events[0]->event(), seen[0]);
+  EXPECT_EQ(seen[0]->sequence(), 1u);
 }
 
 TEST_F(BusTest, PublishWithoutSubscribersSucceeds) {

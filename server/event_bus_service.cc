@@ -16,15 +16,12 @@
 namespace eventbus {
 namespace {
 
-// Limits of one Subscribe response when the subscriber is behind. A
-// subscriber that keeps up gets each event as soon as its previous write is
-// done, so batching adds no latency. Each stream holds its response (a copy
-// of the events' bytes) until gRPC is done writing it, which a slow reader
-// or a full HTTP/2 window delays: the byte limit bounds that memory per
-// subscriber (10,000 subscribers behind hold at most 320 MiB), while ~120
-// events of 256 bytes per response already amortize the cost of a write.
-constexpr ReadLimits kResponseLimits = {.max_events = 1024,
-                                        .max_bytes = 32 * 1024};
+// Events in one Subscribe response at most. A subscriber that keeps up gets
+// each event as soon as its previous write is done, so batching adds no
+// latency; one that is behind gets up to this many, within the byte limit
+// the service's ResponseBudget gives (~120 events of 256 bytes at most,
+// enough to amortize the cost of a write).
+constexpr size_t kMaxResponseEvents = 1024;
 // At most one lag warning per subscriber in this interval.
 constexpr absl::Duration kLagWarningInterval = absl::Seconds(5);
 
@@ -69,8 +66,10 @@ class SubscribeReactor final
   static SubscribeReactor* Start(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer& request,
                                  const Bus& bus, const Admission& admission,
-                                 DeliveryQueue* delivery) {
-    auto reactor = std::make_shared<SubscribeReactor>(context, delivery);
+                                 DeliveryQueue* delivery,
+                                 ResponseBudget* budget) {
+    auto reactor =
+        std::make_shared<SubscribeReactor>(context, delivery, budget);
     {
       MutexLock lock(&reactor->mu_);
       reactor->self_ = reactor;
@@ -80,8 +79,8 @@ class SubscribeReactor final
   }
 
   SubscribeReactor(grpc::CallbackServerContext* context,
-                   DeliveryQueue* delivery)
-      : peer_(context->peer()), delivery_(delivery) {}
+                   DeliveryQueue* delivery, ResponseBudget* budget)
+      : peer_(context->peer()), delivery_(delivery), budget_(budget) {}
 
   // On the publisher's thread: hand the write to a delivery thread.
   void OnReadable() override { delivery_->Post(weak_from_this()); }
@@ -89,6 +88,7 @@ class SubscribeReactor final
   void Run() override { Pump(); }
 
   void OnWriteDone(bool ok) override {
+    budget_->WriteDone();
     {
       MutexLock lock(&mu_);
       writing_ = false;
@@ -183,6 +183,7 @@ class SubscribeReactor final
       case Next::kArmed:
         break;
       case Next::kWrite:
+        budget_->WriteStarted();
         StartWrite(&response_);
         break;
       case Next::kFinish:
@@ -198,7 +199,9 @@ class SubscribeReactor final
   // nothing. Returns what Pump() does next.
   Next Fill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     while (true) {
-      subscription_->TryRead(kResponseLimits, &batch_);
+      subscription_->TryRead(
+          {.max_events = kMaxResponseEvents, .max_bytes = budget_->NextLimit()},
+          &batch_);
       if (batch_.end_of_stream) return Next::kFinish;
       if (!batch_.empty()) {
         if (batch_.lag) NoteLag(*batch_.lag);
@@ -229,8 +232,9 @@ class SubscribeReactor final
   }
 
   const std::string peer_;
-  // The service's; outlives every stream.
+  // The service's; outlive every stream.
   DeliveryQueue* const delivery_;
+  ResponseBudget* const budget_;
   // The peer's subscription slot, held until the reactor is destroyed.
   // Written once, in Begin, before any other callback can run.
   PeerLimits::Lease peer_lease_;
@@ -289,7 +293,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   context->AddInitialMetadata(kInstanceKey, instance_id_);
   return SubscribeReactor::Start(context, *request, bus_, admission_,
-                                 delivery_.get());
+                                 delivery_.get(), &response_budget_);
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*

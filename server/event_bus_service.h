@@ -11,10 +11,14 @@
 // A publish does not write to the subscribers itself: it posts the woken
 // streams to the service's DeliveryQueue, whose thread starts their writes
 // (see delivery_queue.h); a stream whose previous write completes writes
-// what arrived meanwhile from gRPC's callback thread.
+// what arrived meanwhile from gRPC's callback thread. How many bytes a
+// response may carry depends on how many are being written (the service's
+// ResponseBudget), so memory stays bounded when thousands of streams are
+// behind at once.
 //
 // Thread-safety: gRPC calls the handlers from any thread; the service holds
-// immutable state, the (thread-safe) Bus handle and the DeliveryQueue. It
+// immutable state, the (thread-safe) Bus handle, the DeliveryQueue and the
+// ResponseBudget (an atomic counter). It
 // must outlive the gRPC server that serves it (the server's Shutdown ends
 // every stream).
 #ifndef EVENTBUS_SERVER_EVENT_BUS_SERVICE_H_
@@ -29,6 +33,7 @@
 #include "server/admission.h"
 #include "server/bus.h"
 #include "server/delivery_queue.h"
+#include "server/response_budget.h"
 
 namespace eventbus {
 
@@ -44,6 +49,13 @@ class EventBusService final
   static constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
   // Threads that start the writes of woken Subscribe streams.
   static constexpr int kDeliveryThreads = 1;
+  // Bytes of events that the Subscribe responses gRPC is writing may hold
+  // together, and the bounds of one response (see response_budget.h). 30 KiB
+  // keeps a full response, with its framing and slice header, within
+  // jemalloc's 32 KiB size class.
+  static constexpr size_t kResponseBudgetBytes = 64 << 20;
+  static constexpr size_t kMinResponseBytes = 4 * 1024;
+  static constexpr size_t kMaxResponseBytes = 30 * 1024;
 
   // `instance_id` identifies this daemon run in every response. Every
   // Publish and Subscribe first passes `admission` (rights, per-peer
@@ -53,7 +65,9 @@ class EventBusService final
       : bus_(std::move(bus)),
         instance_id_(std::move(instance_id)),
         admission_(std::move(admission)),
-        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)) {}
+        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)),
+        response_budget_(kResponseBudgetBytes, kMinResponseBytes,
+                         kMaxResponseBytes) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -71,6 +85,7 @@ class EventBusService final
   const std::string instance_id_;
   const Admission admission_;
   const std::unique_ptr<DeliveryQueue> delivery_;
+  ResponseBudget response_budget_;
 };
 
 }  // namespace eventbus

@@ -15,7 +15,11 @@
 # HEALTHCHECK runs `eventbus health` inside the container, against
 # $EVENTBUS_SERVER or else 127.0.0.1:50051, which reaches the daemon on the
 # default address and on 0.0.0.0:50051 alike. When eventbusd listens
-# elsewhere (another port, unix:PATH), set EVENTBUS_SERVER to match.
+# elsewhere (another port, unix:PATH), set EVENTBUS_SERVER to match. With
+# server.tls on, set EVENTBUS_CA_FILE (and, when client certificates are
+# required, EVENTBUS_CERT_FILE and EVENTBUS_KEY_FILE) in the container so
+# the check speaks TLS, and EVENTBUS_SERVER to a name the server's
+# certificate carries (e.g. localhost:50051). Health needs no token.
 
 FROM debian:bookworm AS build
 WORKDIR /src

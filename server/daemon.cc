@@ -158,13 +158,20 @@ void Daemon::Drain() {
   // Logged after the bus closed: from this line on, publishes are refused.
   spdlog::info("draining: {} subscribers, up to {}", bus_.subscriber_count(),
                absl::FormatDuration(config_.drain_timeout));
+  absl::Time cancel_at = deadline;
   if (!bus_.AwaitNoSubscribers(deadline)) {
     spdlog::warn(
         "drain timeout: {} subscribers had not read every event; cancelling "
         "their streams",
         bus_.subscriber_count());
+  } else {
+    // Every subscriber has every event. What can still be open: publish
+    // streams, which the closed bus refuses anything new and which only
+    // have acknowledgements to send, and calls that never end on their own
+    // (a health Watch). Give those a moment, not the rest of the timeout.
+    cancel_at = std::min(deadline, absl::Now() + kAfterDrainGrace);
   }
-  server_->Shutdown(absl::ToChronoTime(deadline));
+  server_->Shutdown(absl::ToChronoTime(cancel_at));
   server_->Wait();
   spdlog::info("stopped after sequence {}", bus_.next_sequence() - 1);
 }

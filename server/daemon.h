@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/bus.h"
 #include "server/config.h"
 #include "server/event_bus_service.h"
@@ -29,6 +30,10 @@ class Daemon {
  public:
   // The service name health reports, besides "".
   static constexpr char kServiceName[] = "eventbus.v1.EventBusService";
+  // Once every subscriber has drained, how long the calls still open
+  // (publish streams with acknowledgements to send, health watches) have
+  // before they are cancelled.
+  static constexpr absl::Duration kAfterDrainGrace = absl::Seconds(1);
 
   // Creates the bus and starts serving on config.address. Errors:
   // InvalidArgument for settings the bus refuses, combinations
@@ -39,8 +44,9 @@ class Daemon {
 
   // Health turns NOT_SERVING, publishes and new subscribes get UNAVAILABLE,
   // and connected subscribers receive every accepted event, then their
-  // streams end with OK; after drain_timeout the rest are cancelled. Returns
-  // when the server has stopped.
+  // streams end with OK; after drain_timeout the rest are cancelled. Once
+  // they have, other calls still open get kAfterDrainGrace, not the rest of
+  // drain_timeout. Returns when the server has stopped.
   void Drain();
 
   // The address served, with the port resolved when config asked for 0.

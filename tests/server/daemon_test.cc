@@ -122,6 +122,34 @@ TEST_F(DaemonTest, SigtermDeliversEveryAcceptedEventThenEndsStreamsOk) {
   EXPECT_EQ(daemon_->Wait(absl::Seconds(10)), 0);
 }
 
+TEST_F(DaemonTest, AnOpenPublishStreamDoesNotHoldTheDrainOpen) {
+  // A publisher that keeps its stream open after its last event: once the
+  // subscribers have drained, it gets a moment for its acknowledgements,
+  // not the rest of a long drain_timeout.
+  StartDaemon({"--address", "127.0.0.1:0", "--drain-timeout", "60s"});
+  TestSubscriber subscriber(*stub_, {});
+  grpc::ClientContext context;
+  auto stream = stub_->PublishStream(&context);
+  v1::PublishStreamRequest request;
+  *request.mutable_event() = FullAuditEvent();
+  ASSERT_TRUE(stream->Write(request));
+  v1::PublishStreamResponse acks;
+  ASSERT_TRUE(stream->Read(&acks));
+  ASSERT_EQ(acks.acks_size(), 1);
+  EXPECT_EQ(acks.acks(0).sequence(), 1u);
+
+  const absl::Time signalled = absl::Now();
+  daemon_->Signal(SIGTERM);
+  grpc::Status status = subscriber.ReadToEnd();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(subscriber.events().size(), 1u);
+  // The stream ends when the grace is over; well before the 60 s.
+  EXPECT_FALSE(stream->Read(&acks));
+  EXPECT_FALSE(stream->Finish().ok());
+  EXPECT_EQ(daemon_->Wait(absl::Seconds(20)), 0);
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(20));
+}
+
 TEST_F(DaemonTest, WhileDrainingPublishIsUnavailableAndHealthNotServing) {
   StartDaemon({"--address", "127.0.0.1:0", "--drain-timeout", "3s"});
   // A reader that never reads and is far behind holds the drain open.

@@ -272,10 +272,34 @@ class EventPublisher {
   virtual void Publish() = 0;
   // Waits until every event is acknowledged (or failed). Call once, last.
   virtual void Flush() = 0;
-  virtual uint64_t errors() const = 0;
-  virtual std::string first_error() const = 0;
   // Acknowledged sequences that did not follow the previous one by one.
   virtual uint64_t acks_out_of_order() const { return 0; }
+
+  // Events that failed, and the first failure.
+  uint64_t errors() const ABSL_LOCKS_EXCLUDED(errors_mu_) {
+    absl::MutexLock lock(&errors_mu_);
+    return errors_;
+  }
+  std::string first_error() const ABSL_LOCKS_EXCLUDED(errors_mu_) {
+    absl::MutexLock lock(&errors_mu_);
+    return first_error_;
+  }
+
+ protected:
+  // Counts `count` failed events; `describe` names the failure when it is
+  // the first. Thread-safe.
+  template <typename Describe>
+  void AddErrors(uint64_t count, Describe describe)
+      ABSL_LOCKS_EXCLUDED(errors_mu_) {
+    absl::MutexLock lock(&errors_mu_);
+    if (errors_ == 0) first_error_ = describe();
+    errors_ += count;
+  }
+
+ private:
+  mutable absl::Mutex errors_mu_;
+  uint64_t errors_ ABSL_GUARDED_BY(errors_mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(errors_mu_);
 };
 
 // Unary Publish with up to `window` calls in flight on one channel. Publish()
@@ -322,15 +346,6 @@ class Publisher final : public EventPublisher {
     mu_.Await(absl::Condition(this, &Publisher::Idle));
   }
 
-  uint64_t errors() const override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return errors_;
-  }
-  std::string first_error() const override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return first_error_;
-  }
-
  private:
   struct Call final : public CompletionHandler {
     explicit Call(Publisher* publisher) : publisher(publisher) {}
@@ -347,12 +362,13 @@ class Publisher final : public EventPublisher {
   };
 
   void Done(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (!status.ok()) {
+      AddErrors(1, [&] {
+        return absl::StrCat(status.error_code(), ": ", status.error_message());
+      });
+    }
     absl::MutexLock lock(&mu_);
     if (window_ > 1) --in_flight_;
-    if (!status.ok() && errors_++ == 0) {
-      first_error_ =
-          absl::StrCat(status.error_code(), ": ", status.error_message());
-    }
   }
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return in_flight_ < window_;
@@ -366,8 +382,6 @@ class Publisher final : public EventPublisher {
   v1::PublishRequest request_;
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string first_error_ ABSL_GUARDED_BY(mu_);
   CompletionThread completions_;
 };
 
@@ -419,22 +433,16 @@ class StreamPublisher final : public EventPublisher {
     const grpc::Status status = stream_->Finish();
     absl::MutexLock lock(&mu_);
     const uint64_t unacked = sent_ - acked_.load(std::memory_order_relaxed);
+    const uint64_t write_failures = write_failures_;
     if (!status.ok() || unacked > 0) {
-      errors_ = std::max<uint64_t>(unacked, 1);
-      first_error_ = absl::StrCat(
-          status.error_code(), ": ", status.error_message(), " (", unacked,
-          " events unacknowledged, ", write_failures_, " writes failed)");
+      AddErrors(std::max<uint64_t>(unacked, 1), [&] {
+        return absl::StrCat(status.error_code(), ": ", status.error_message(),
+                            " (", unacked, " events unacknowledged, ",
+                            write_failures, " writes failed)");
+      });
     }
   }
 
-  uint64_t errors() const override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return errors_;
-  }
-  std::string first_error() const override ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return first_error_;
-  }
   uint64_t acks_out_of_order() const override ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return out_of_order_;
@@ -488,9 +496,7 @@ class StreamPublisher final : public EventPublisher {
   mutable absl::Mutex mu_;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t write_failures_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t out_of_order_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string first_error_ ABSL_GUARDED_BY(mu_);
   std::thread reader_;
 };
 

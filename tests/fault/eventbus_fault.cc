@@ -45,9 +45,7 @@ const Scenario kScenarios[] = {
      [](const ScenarioOptions&) { return absl::Minutes(8); }},
     {"soak", eventbus::fault::RunSoak,
      [](const ScenarioOptions& o) {
-       return absl::Seconds(o.soak_seconds > 0 ? o.soak_seconds
-                                               : (o.quick ? 60 : 600)) +
-              absl::Minutes(5);
+       return o.soak_duration() + absl::Minutes(5);
      }},
 };
 

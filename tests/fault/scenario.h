@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "bench/json_line.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "server/mutex.h"
@@ -34,6 +35,11 @@ struct ScenarioOptions {
   int soak_seconds = 0;
   // Overrides the churn's event count when positive.
   uint64_t churn_events = 0;
+
+  // How long the soak publishes: soak_seconds, else 60 s quick, 600 s full.
+  absl::Duration soak_duration() const {
+    return absl::Seconds(soak_seconds > 0 ? soak_seconds : (quick ? 60 : 600));
+  }
 };
 
 class ScenarioReport {

@@ -30,9 +30,7 @@ constexpr long kGrowthFloorKb = 4 * 1024;
 }  // namespace
 
 void RunSoak(const ScenarioOptions& options, ScenarioReport& report) {
-  const absl::Duration duration =
-      absl::Seconds(options.soak_seconds > 0 ? options.soak_seconds
-                                             : (options.quick ? 60 : 600));
+  const absl::Duration duration = options.soak_duration();
   const absl::Time began = absl::Now();
   auto daemon = StartDaemon({"--capacity", absl::StrCat(kCapacity)});
   if (!report.Expect(daemon.ok(), daemon.status().ToString())) return;

@@ -14,7 +14,6 @@
 //   the SubscribeResponse that WriteSubscribeResponse builds.
 // - Filters built from the event match it; a filter for the other type
 //   does not.
-#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -221,15 +220,4 @@ void Run(const v1::PublishRequest& request) {
 }  // namespace
 }  // namespace eventbus
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Parsing rejects invalid UTF-8 with a log line; keep the output readable.
-  google::protobuf::SetLogHandler(nullptr);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  eventbus::v1::PublishRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
-  eventbus::Run(request);
-  return 0;
-}
+EVENTBUS_PROTO_FUZZER(eventbus::v1::PublishRequest, eventbus::Run)

@@ -18,7 +18,6 @@
 //   called once by the next publish or close.
 // - At the end every sequence from the start to the last published is either
 //   received, reported lost, or did not match the filter: exactly one of them.
-#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -400,15 +399,4 @@ void Fuzz(const v1::SubscribeRequest& request) {
 }  // namespace
 }  // namespace eventbus
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Parsing rejects invalid UTF-8 with a log line; keep the output readable.
-  google::protobuf::SetLogHandler(nullptr);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  eventbus::v1::SubscribeRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
-  eventbus::Fuzz(request);
-  return 0;
-}
+EVENTBUS_PROTO_FUZZER(eventbus::v1::SubscribeRequest, eventbus::Fuzz)

@@ -166,9 +166,9 @@ void Daemon::Drain() {
         bus_.subscriber_count());
   } else {
     // Every subscriber has every event. What can still be open: publish
-    // streams, which the closed bus refuses anything new and which only
-    // have acknowledgements to send, and calls that never end on their own
-    // (a health Watch). Give those a moment, not the rest of the timeout.
+    // streams, whose new events the closed bus refuses, so that only
+    // acknowledgements are left to send; and calls that never end on their
+    // own (a health Watch). Give those a moment, not the rest of the timeout.
     cancel_at = std::min(deadline, absl::Now() + kAfterDrainGrace);
   }
   server_->Shutdown(absl::ToChronoTime(cancel_at));

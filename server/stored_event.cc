@@ -54,7 +54,10 @@ size_t StoredEvent::EncodedSizeWith(uint64_t sequence, int64_t seconds,
 const v1::Event& StoredEvent::event() const {
   std::call_once(parsed_once_, [this] {
     parsed_ = std::make_unique<v1::Event>();
-    // The bus encoded these bytes from a valid Event; parsing cannot fail.
+    // The bus encoded these bytes from an Event that passed validation.
+    // Parsing fails only on invalid UTF-8, which no event arriving over
+    // gRPC can hold (its request would not have parsed); an in-process
+    // publisher's would leave the fields from that string on unset.
     const std::string_view bytes = encoded();
     parsed_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
   });

@@ -57,7 +57,7 @@ const v1::Event& StoredEvent::event() const {
     // The bus encoded these bytes from an Event that passed validation.
     // Parsing fails only on invalid UTF-8, which no event arriving over
     // gRPC can hold (its request would not have parsed); an in-process
-    // publisher's would leave the fields from that string on unset.
+    // publisher's could leave the fields after that string unset here.
     const std::string_view bytes = encoded();
     parsed_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
   });

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <utility>
+#include <vector>
 
 #include "server/status_macros.h"
 
@@ -33,7 +34,9 @@ void PublishStreamReactor::OnReadDone(bool ok) {
               : "PublishStreamRequest.event or .events is required");
     }
     const int count = request_.has_event() ? 1 : request_.events_size();
-    v1::PublishStreamResponse acks;
+    // Published outside the lock; their acknowledgements are queued under it.
+    std::vector<PublishResult> published;
+    published.reserve(count);
     for (int i = 0; refused.ok() && i < count; ++i) {
       const v1::Event& event =
           request_.has_event() ? request_.event() : request_.events(i);
@@ -46,14 +49,14 @@ void PublishStreamReactor::OnReadDone(bool ok) {
         refused = result.status();
         break;
       }
-      v1::PublishResponse* ack = acks.add_acks();
-      ack->set_sequence(result->sequence);
-      ack->set_id(std::move(result->id));
-      ack->set_subscribers(static_cast<uint32_t>(result->subscribers));
+      published.push_back(*std::move(result));
     }
     MutexLock lock(&mu_);
-    for (v1::PublishResponse& ack : *acks.mutable_acks()) {
-      *pending_.add_acks() = std::move(ack);
+    for (PublishResult& result : published) {
+      v1::PublishResponse* ack = pending_.add_acks();
+      ack->set_sequence(result.sequence);
+      ack->set_id(std::move(result.id));
+      ack->set_subscribers(static_cast<uint32_t>(result.subscribers));
     }
     if (!refused.ok()) {
       spdlog::debug("stream publish from {} refused: {}", peer_,

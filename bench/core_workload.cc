@@ -126,9 +126,7 @@ class Worker {
   void SpinForWork() {
     for (int i = 0;
          i < kSpinPauses && !pending_.load(std::memory_order_acquire); ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      CpuRelax();
     }
   }
 

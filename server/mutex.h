@@ -18,6 +18,14 @@
 
 namespace eventbus {
 
+// Tells the processor this thread is spinning (x86 `pause`): for wait
+// loops that poll a lock or a flag.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;
@@ -40,11 +48,6 @@ class ABSL_LOCKABLE Mutex {
  private:
   friend class CondVar;
   static constexpr int kSpins = 100;
-  static void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
   std::mutex mu_;
 };
 

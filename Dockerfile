@@ -27,6 +27,7 @@ COPY scripts/install-deps scripts/packages.txt scripts/
 RUN scripts/install-deps && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY proto proto
+COPY base base
 COPY server server
 COPY client client
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "bench/bench_event.h"
-#include "server/bus.h"
-#include "server/response_encoding.h"
+#include "server/bus/bus.h"
+#include "server/grpc/response_encoding.h"
 
 namespace eventbus::bench {
 namespace {

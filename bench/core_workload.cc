@@ -9,11 +9,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
+#include "base/mutex.h"
 #include "bench/bench_event.h"
 #include "bench/json_line.h"
 #include "bench/proc_stats.h"
-#include "server/bus.h"
-#include "server/mutex.h"
+#include "server/bus/bus.h"
 
 namespace eventbus::bench {
 namespace {

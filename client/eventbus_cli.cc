@@ -37,7 +37,7 @@
 #include "client/subscriber.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "server/mutex.h"
+#include "base/mutex.h"
 
 namespace eventbus::cli {
 namespace {

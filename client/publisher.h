@@ -35,8 +35,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
-#include "server/mutex.h"
 
 namespace eventbus::client {
 

@@ -4,13 +4,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "base/metadata.h"
 #include "client/status.h"
 
 namespace eventbus::client {
 namespace {
-
-constexpr char kInstanceKey[] = "eventbus-instance";
-constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
 
 std::string Header(const grpc::ClientContext& context, const char* key) {
   const auto& metadata = context.GetServerInitialMetadata();
@@ -124,7 +122,7 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
   reader->WaitForInitialMetadata();
   // Even a refused stream carries the instance: a daemon that restarted
   // refuses an old from_sequence beyond its new numbering (OUT_OF_RANGE).
-  const std::string instance = Header(context, kInstanceKey);
+  const std::string instance = Header(context, kInstanceMetadataKey);
   bool restarted = false;
   if (!instance.empty() && !instance_.empty() && instance != instance_) {
     SubscriberNotice notice;
@@ -143,7 +141,7 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
   uint64_t start = 0;
   const bool opened =
       !restarted &&
-      absl::SimpleAtoi(Header(context, kStartSequenceKey), &start);
+      absl::SimpleAtoi(Header(context, kStartSequenceMetadataKey), &start);
   if (opened) {
     if (!next_sequence_) next_sequence_ = start;
     backoff_.Reset();

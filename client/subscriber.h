@@ -34,9 +34,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "client/backoff.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
-#include "server/mutex.h"
 
 namespace eventbus::client {
 

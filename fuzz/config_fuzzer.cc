@@ -15,52 +15,58 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "fuzz/fuzz_check.h"
-#include "server/config.h"
+#include "server/bus/bus.h"
+#include "server/config/config.h"
 
 namespace eventbus {
 namespace {
 
 bool Equal(const Config& a, const Config& b) {
-  return a.address == b.address && a.drain_timeout == b.drain_timeout &&
-         a.max_subscribers == b.max_subscribers && a.capacity == b.capacity &&
-         a.max_event_bytes == b.max_event_bytes && a.log_level == b.log_level;
+  return a.server.address == b.server.address &&
+         a.server.drain_timeout == b.server.drain_timeout &&
+         a.server.max_subscribers == b.server.max_subscribers &&
+         a.bus.capacity == b.bus.capacity &&
+         a.bus.max_event_bytes == b.bus.max_event_bytes &&
+         a.log.level == b.log.level;
 }
 
 void CheckRanges(const Config& config) {
-  FUZZ_CHECK(!config.address.empty());
-  FUZZ_CHECK(config.drain_timeout >= absl::ZeroDuration());
-  FUZZ_CHECK(config.drain_timeout <= absl::Hours(1));
-  FUZZ_CHECK(config.max_subscribers >= 1);
-  FUZZ_CHECK(config.max_subscribers <= 1000000);
-  FUZZ_CHECK(config.capacity >= 1);
-  FUZZ_CHECK(config.capacity <= 16777216);
-  FUZZ_CHECK(config.max_event_bytes >= 64);
-  FUZZ_CHECK(config.max_event_bytes <= (uint64_t{64} << 20));
-  FUZZ_CHECK(config.log_level == "trace" || config.log_level == "debug" ||
-             config.log_level == "info" || config.log_level == "warn" ||
-             config.log_level == "error");
+  FUZZ_CHECK(!config.server.address.empty());
+  FUZZ_CHECK(config.server.drain_timeout >= absl::ZeroDuration());
+  FUZZ_CHECK(config.server.drain_timeout <= absl::Hours(1));
+  FUZZ_CHECK(config.server.max_subscribers >= 1);
+  FUZZ_CHECK(config.server.max_subscribers <= BusOptions::kMaxSubscribers);
+  FUZZ_CHECK(config.bus.capacity >= 1);
+  FUZZ_CHECK(config.bus.capacity <= BusOptions::kMaxCapacity);
+  FUZZ_CHECK(config.bus.max_event_bytes >= BusOptions::kMinEventBytes);
+  FUZZ_CHECK(config.bus.max_event_bytes <= BusOptions::kMaxEventBytes);
+  FUZZ_CHECK(config.log.level == "trace" || config.log.level == "debug" ||
+             config.log.level == "info" || config.log.level == "warn" ||
+             config.log.level == "error");
 }
 
 // The same values as EVENTBUS_* variables, applied on top of a Config that
 // differs from `config` in every field.
 void CheckEnvironmentAgrees(const Config& config) {
   const std::map<std::string, std::string> vars = {
-      {"EVENTBUS_SERVER_ADDRESS", config.address},
+      {"EVENTBUS_SERVER_ADDRESS", config.server.address},
       {"EVENTBUS_SERVER_DRAIN_TIMEOUT",
-       absl::FormatDuration(config.drain_timeout)},
-      {"EVENTBUS_SERVER_MAX_SUBSCRIBERS", absl::StrCat(config.max_subscribers)},
-      {"EVENTBUS_BUS_CAPACITY", absl::StrCat(config.capacity)},
-      {"EVENTBUS_BUS_MAX_EVENT_BYTES", absl::StrCat(config.max_event_bytes)},
-      {"EVENTBUS_LOG_LEVEL", config.log_level},
+       absl::FormatDuration(config.server.drain_timeout)},
+      {"EVENTBUS_SERVER_MAX_SUBSCRIBERS",
+       absl::StrCat(config.server.max_subscribers)},
+      {"EVENTBUS_BUS_CAPACITY", absl::StrCat(config.bus.capacity)},
+      {"EVENTBUS_BUS_MAX_EVENT_BYTES",
+       absl::StrCat(config.bus.max_event_bytes)},
+      {"EVENTBUS_LOG_LEVEL", config.log.level},
   };
   Config other;
-  other.address = "unix:/other";
-  other.drain_timeout =
-      absl::Seconds(config.drain_timeout == absl::Seconds(7) ? 8 : 7);
-  other.max_subscribers = config.max_subscribers == 3 ? 4 : 3;
-  other.capacity = config.capacity == 3 ? 4 : 3;
-  other.max_event_bytes = config.max_event_bytes == 100 ? 101 : 100;
-  other.log_level = config.log_level == "error" ? "warn" : "error";
+  other.server.address = "unix:/other";
+  other.server.drain_timeout =
+      absl::Seconds(config.server.drain_timeout == absl::Seconds(7) ? 8 : 7);
+  other.server.max_subscribers = config.server.max_subscribers == 3 ? 4 : 3;
+  other.bus.capacity = config.bus.capacity == 3 ? 4 : 3;
+  other.bus.max_event_bytes = config.bus.max_event_bytes == 100 ? 101 : 100;
+  other.log.level = config.log.level == "error" ? "warn" : "error";
   const absl::Status status = ApplyEnvironment(
       [&vars](const std::string& name) -> std::optional<std::string> {
         const auto it = vars.find(name);
@@ -95,14 +101,15 @@ std::string YamlQuoted(std::string_view text) {
 
 // The config written back as YAML parses to the same config.
 void CheckYamlRoundTrip(const Config& config) {
-  if (!Printable(config.address)) return;
+  if (!Printable(config.server.address)) return;
   const std::string text = absl::StrCat(
-      "server:\n  address: ", YamlQuoted(config.address), "\n  drain_timeout: ",
-      YamlQuoted(absl::FormatDuration(config.drain_timeout)),
-      "\n  max_subscribers: ", config.max_subscribers,
-      "\nbus:\n  capacity: ", config.capacity,
-      "\n  max_event_bytes: ", config.max_event_bytes,
-      "\nlog:\n  level: ", config.log_level, "\n");
+      "server:\n  address: ", YamlQuoted(config.server.address),
+      "\n  drain_timeout: ",
+      YamlQuoted(absl::FormatDuration(config.server.drain_timeout)),
+      "\n  max_subscribers: ", config.server.max_subscribers,
+      "\nbus:\n  capacity: ", config.bus.capacity,
+      "\n  max_event_bytes: ", config.bus.max_event_bytes,
+      "\nlog:\n  level: ", config.log.level, "\n");
   const absl::StatusOr<Config> again = ParseConfigYaml(text, "again", Config{});
   if (!again.ok()) {
     std::fprintf(stderr, "round trip rejected:\n%s\n%s\n", text.c_str(),

@@ -28,10 +28,10 @@
 #include "absl/time/time.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "fuzz/fuzz_check.h"
-#include "server/bus.h"
-#include "server/event_matcher.h"
-#include "server/event_validation.h"
-#include "server/response_encoding.h"
+#include "server/bus/bus.h"
+#include "server/bus/event_matcher.h"
+#include "server/bus/event_validation.h"
+#include "server/grpc/response_encoding.h"
 
 namespace eventbus {
 namespace {
@@ -212,7 +212,7 @@ void Run(const v1::PublishRequest& request) {
       Expected(event, 1, Clocks()[0],
                event.id().empty() ? std::string(36, '0') : event.id())
           .ByteSizeLong();
-  const uint64_t min = StoredEvent::kAssignedFieldsReserve;
+  const uint64_t min = BusOptions::kMinEventBytes;
   Run(event, std::max(size, min));
   Run(event, std::max(size - 1, min));
 }

@@ -1,5 +1,5 @@
 // Fuzzes the subscribe path with arbitrary bytes as an
-// eventbus.v1.SubscribeRequest: SubscribeOptions::FromRequest, then
+// eventbus.v1.SubscribeRequest: SubscribeOptionsFromRequest, then
 // Bus::Subscribe on a bus that already holds (and has overwritten) events,
 // then reads checked against a model of the ring.
 //
@@ -33,8 +33,9 @@
 #include "absl/time/time.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "fuzz/fuzz_check.h"
-#include "server/bus.h"
-#include "server/response_encoding.h"
+#include "server/bus/bus.h"
+#include "server/grpc/response_encoding.h"
+#include "server/grpc/subscribe_request.h"
 
 namespace eventbus {
 namespace {
@@ -366,7 +367,7 @@ bool FilterIsValid(const v1::EventFilter& filter) {
 
 void Fuzz(const v1::SubscribeRequest& request) {
   absl::StatusOr<SubscribeOptions> options =
-      SubscribeOptions::FromRequest(request);
+      SubscribeOptionsFromRequest(request);
   if (!FilterIsValid(request.filter())) {
     FUZZ_CHECK(options.status().code() == absl::StatusCode::kInvalidArgument);
     return;

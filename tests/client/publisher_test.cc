@@ -7,16 +7,19 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/mutex.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/mutex.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/grpc_clients.h"
+#include "tests/testing/status_matchers.h"
 
 namespace eventbus::client {
 namespace {
 
 using ::eventbus::testing::DaemonProcess;
 using ::eventbus::testing::FullAuditEvent;
+using ::eventbus::testing::StatusIs;
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
   return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
@@ -75,8 +78,8 @@ TEST_F(PublisherTest, DeadlineIsHonoured) {
   auto publisher = *Publisher::Create(Channel(silent.address()),
                                       {.timeout = absl::Milliseconds(200)});
   const absl::Time start = absl::Now();
-  EXPECT_EQ(publisher->Publish(FullAuditEvent()).status().code(),
-            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(publisher->Publish(FullAuditEvent()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
@@ -118,7 +121,7 @@ TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
   MutexLock lock(&mu);
   ASSERT_EQ(outcomes.size(), 5u);
   EXPECT_EQ(outcomes[0], absl::StatusOr<uint64_t>(1));
-  EXPECT_EQ(outcomes[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(outcomes[1], StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(outcomes[2], absl::StatusOr<uint64_t>(2));
   EXPECT_EQ(outcomes[3], absl::StatusOr<uint64_t>(3));
   EXPECT_EQ(outcomes[4], absl::StatusOr<uint64_t>(4));
@@ -141,8 +144,8 @@ TEST_F(PublisherTest, FullQueueIsRefusedAtOnceAndShutdownReportsTheRest) {
   EXPECT_FALSE(publisher->Flush(absl::Now() + absl::Milliseconds(100)));
   ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
   ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
-  EXPECT_EQ(publisher->PublishAsync(FullAuditEvent(), record).code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(publisher->PublishAsync(FullAuditEvent(), record),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   publisher.reset();
   MutexLock lock(&mu);
   EXPECT_EQ(outcomes,

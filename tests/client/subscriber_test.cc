@@ -7,11 +7,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/mutex.h"
 #include "client/publisher.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/mutex.h"
 #include "tests/testing/daemon_process.h"
 #include "tests/testing/grpc_clients.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/tcp_proxy.h"
 
 namespace eventbus::client {
@@ -19,6 +21,7 @@ namespace {
 
 using ::eventbus::testing::DaemonProcess;
 using ::eventbus::testing::FullAuditEvent;
+using ::eventbus::testing::StatusIs;
 using Kind = SubscriberNotice::Kind;
 
 // Collects a subscriber's notices; tests wait on them with deadlines.
@@ -198,7 +201,8 @@ TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {
       absl::Milliseconds(80), absl::Milliseconds(80), absl::Milliseconds(80)};
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(disconnected[i].retry_in, expected[i]) << i;
-    EXPECT_EQ(disconnected[i].status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(disconnected[i].status,
+                StatusIs(absl::StatusCode::kUnavailable));
     EXPECT_FALSE(disconnected[i].final);
   }
 }
@@ -212,7 +216,7 @@ TEST_F(SubscriberTest, BadFilterStopsForGood) {
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->kind, Kind::kDisconnected);
   EXPECT_TRUE(notice->final);
-  EXPECT_EQ(notice->status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(notice->status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_FALSE(subscriber->Next(absl::Now() + absl::Seconds(20)).has_value());
 }
 

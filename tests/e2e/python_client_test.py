@@ -46,8 +46,6 @@ health_pb2_grpc = None
 reflection_pb2 = None
 reflection_pb2_grpc = None
 
-_tmp_out = None
-
 
 def _protoc_command(gen):
     """Debian's protoc 3.21 with grpc_python_plugin. (bookworm's
@@ -66,15 +64,17 @@ def _protoc_command(gen):
 
 def setUpModule():
     global pb, pb_grpc, health_pb2, health_pb2_grpc
-    global reflection_pb2, reflection_pb2_grpc, _tmp_out
+    global reflection_pb2, reflection_pb2_grpc
     if not os.environ.get("EVENTBUSD"):
         raise RuntimeError("set EVENTBUSD to the eventbusd binary")
     if not os.access(os.environ["EVENTBUSD"], os.X_OK):
         raise RuntimeError("EVENTBUSD=%s is not executable" % os.environ["EVENTBUSD"])
     out = os.environ.get("EVENTBUS_PY_OUT")
     if not out:
-        _tmp_out = tempfile.mkdtemp(prefix="eventbus-py-")
-        out = _tmp_out
+        # Removed after the last test, also when setUpModule fails later on.
+        tmp = tempfile.TemporaryDirectory(prefix="eventbus-py-")
+        unittest.addModuleCleanup(tmp.cleanup)
+        out = tmp.name
     gen = os.path.join(os.path.abspath(out), "gen")
     shutil.rmtree(gen, ignore_errors=True)
     os.makedirs(gen)
@@ -89,11 +89,6 @@ def setUpModule():
     pb, pb_grpc = eventbus_pb2, eventbus_pb2_grpc
     health_pb2, health_pb2_grpc = h, hg
     reflection_pb2, reflection_pb2_grpc = r, rg
-
-
-def tearDownModule():
-    if _tmp_out:
-        shutil.rmtree(_tmp_out, ignore_errors=True)
 
 
 def wait_for(predicate, timeout, what):
@@ -859,9 +854,11 @@ class DrainTest(EventBusTestCase):
 class UnixSocketTest(EventBusTestCase):
 
     def setUp(self):
-        directory = tempfile.mkdtemp(prefix="eb-", dir="/tmp")
-        self.addCleanup(shutil.rmtree, directory, True)
-        self.socket = os.path.join(directory, "eb.sock")
+        # Under /tmp rather than $TMPDIR: a unix socket path has at most 107
+        # bytes. Removed after the daemon stopped (cleanups run last first).
+        directory = tempfile.TemporaryDirectory(prefix="eb-", dir="/tmp")
+        self.addCleanup(directory.cleanup)
+        self.socket = os.path.join(directory.name, "eb.sock")
         self.DAEMON_ARGS = ("--address", "unix:" + self.socket)
         super().setUp()
 
@@ -888,8 +885,9 @@ class ConfigTest(unittest.TestCase):
             env=dict(os.environ, **(env or {})))
 
     def test_bad_configuration_exits_2_naming_the_key(self):
-        directory = tempfile.mkdtemp(prefix="eb-config-")
-        self.addCleanup(shutil.rmtree, directory, True)
+        tmp = tempfile.TemporaryDirectory(prefix="eb-config-")
+        self.addCleanup(tmp.cleanup)
+        directory = tmp.name
         unknown = os.path.join(directory, "unknown.yaml")
         with open(unknown, "w") as f:
             f.write("bus:\n  capacityy: 3\n")

@@ -34,16 +34,18 @@ EXAMPLES = os.path.join(REPO, "client", "examples")
 DEADLINE = 15.0
 
 _gen = None
-_tmp = None
 
 
 def setUpModule():
-    global _gen, _tmp
+    global _gen
     if not os.access(os.environ.get("EVENTBUSD", ""), os.X_OK):
         raise RuntimeError("set EVENTBUSD to the eventbusd binary")
     out = os.environ.get("EVENTBUS_PY_OUT")
     if not out:
-        _tmp = out = tempfile.mkdtemp(prefix="eventbus-examples-")
+        # Removed after the last test, also when setUpModule fails later on.
+        tmp = tempfile.TemporaryDirectory(prefix="eventbus-examples-")
+        unittest.addModuleCleanup(tmp.cleanup)
+        out = tmp.name
     _gen = os.path.join(os.path.abspath(out), "gen")
     shutil.rmtree(_gen, ignore_errors=True)
     os.makedirs(_gen)
@@ -55,11 +57,6 @@ def setUpModule():
          "eventbus/v1/eventbus.proto"], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError("cannot generate the Python stubs: " + result.stderr)
-
-
-def tearDownModule():
-    if _tmp:
-        shutil.rmtree(_tmp, ignore_errors=True)
 
 
 class Process:

@@ -3,15 +3,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/metadata.h"
 
 namespace eventbus::fault {
 namespace {
 
-constexpr char kStartSequenceKey[] = "eventbus-start-sequence";
-
 std::optional<uint64_t> StartSequence(const grpc::ClientContext& context) {
   const auto& metadata = context.GetServerInitialMetadata();
-  auto it = metadata.find(kStartSequenceKey);
+  auto it = metadata.find(kStartSequenceMetadataKey);
   uint64_t start = 0;
   if (it == metadata.end() ||
       !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),

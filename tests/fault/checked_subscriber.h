@@ -22,8 +22,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
-#include "server/mutex.h"
 #include "tests/fault/sequence_ledger.h"
 
 namespace eventbus::fault {

@@ -19,9 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "bench/json_line.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
-#include "server/mutex.h"
 #include "tests/testing/daemon_process.h"
 
 namespace eventbus::fault {

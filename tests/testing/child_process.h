@@ -17,7 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/mutex.h"
+#include "base/mutex.h"
 
 namespace eventbus::testing {
 

@@ -10,7 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "server/mutex.h"
+#include "base/mutex.h"
 
 namespace eventbus::testing {
 

@@ -1,0 +1,101 @@
+#include "server/bus/bus.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/random_uuid.h"
+#include "base/status_macros.h"
+#include "server/bus/event_validation.h"
+#include "server/bus/ring.h"
+
+namespace eventbus {
+
+absl::StatusOr<Bus> Bus::Create(BusOptions options) {
+  if (options.capacity < 1 || options.capacity > BusOptions::kMaxCapacity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("capacity must be between 1 and ",
+                     BusOptions::kMaxCapacity, ", got ", options.capacity));
+  }
+  static_assert(BusOptions::kMinEventBytes >=
+                StoredEvent::kAssignedFieldsReserve);
+  if (options.max_event_bytes < BusOptions::kMinEventBytes ||
+      options.max_event_bytes > BusOptions::kMaxEventBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_event_bytes must be between ", BusOptions::kMinEventBytes, " and ",
+        BusOptions::kMaxEventBytes, ", got ", options.max_event_bytes));
+  }
+  if (options.max_subscribers < 1 ||
+      options.max_subscribers > BusOptions::kMaxSubscribers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_subscribers must be between 1 and ", BusOptions::kMaxSubscribers,
+        ", got ", options.max_subscribers));
+  }
+  if (!options.clock) return absl::InvalidArgumentError("clock is not set");
+  return Bus(std::make_shared<Ring>(std::move(options)));
+}
+
+absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
+  EVENTBUS_RETURN_IF_ERROR(ValidateEvent(event));
+  // The bus assigns these two; a copy without them is needed only when the
+  // publisher set them (rare), so the usual path encodes `event` as it is.
+  const v1::Event* body = &event;
+  v1::Event scrubbed;
+  if (event.sequence() != 0 || event.has_publish_time()) {
+    scrubbed = event;
+    scrubbed.clear_sequence();
+    scrubbed.clear_publish_time();
+    body = &scrubbed;
+  }
+  // A generated id is written in front of the body as field 3 (the body,
+  // without an id, starts at field 4): the encoding stays canonical.
+  std::string id = event.id().empty() ? RandomUuid() : event.id();
+  const size_t id_field_size = event.id().empty() ? 2 + id.size() : 0;
+  static_assert(v1::Event::kIdFieldNumber == 3);
+  // Encode once, outside the lock, behind room for the assigned fields.
+  const size_t body_size = id_field_size + body->ByteSizeLong();
+  if (body_size > ring_->options().max_event_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event is ", body_size,
+                     " bytes serialized, over the limit "
+                     "bus.max_event_bytes = ",
+                     ring_->options().max_event_bytes));
+  }
+  std::string buffer(StoredEvent::kAssignedFieldsReserve + body_size, '\0');
+  auto* out = reinterpret_cast<uint8_t*>(buffer.data() +
+                                         StoredEvent::kAssignedFieldsReserve);
+  if (id_field_size > 0) {
+    *out++ = (v1::Event::kIdFieldNumber << 3) | 2;  // length-delimited
+    *out++ = static_cast<uint8_t>(id.size());       // 36 < 128: one byte
+    out = std::copy(id.begin(), id.end(), out);
+  }
+  body->SerializeWithCachedSizesToArray(out);
+  EVENTBUS_ASSIGN_OR_RETURN(
+      PublishResult result,
+      ring_->Append(std::make_shared<StoredEvent>(std::move(buffer))));
+  result.id = std::move(id);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> Bus::Subscribe(
+    SubscribeOptions options) const {
+  EVENTBUS_ASSIGN_OR_RETURN(
+      uint64_t cursor, ring_->Register(options.start, options.from_sequence));
+  return std::unique_ptr<Subscription>(new Subscription(
+      ring_, cursor, std::move(options.matcher), std::move(options.name)));
+}
+
+void Bus::Close() const { ring_->Close(); }
+
+bool Bus::AwaitNoSubscribers(absl::Time deadline) const {
+  return ring_->AwaitNoSubscribers(deadline);
+}
+
+uint64_t Bus::subscriber_count() const { return ring_->subscriber_count(); }
+
+uint64_t Bus::next_sequence() const { return ring_->next_sequence(); }
+
+const BusOptions& Bus::options() const { return ring_->options(); }
+
+}  // namespace eventbus

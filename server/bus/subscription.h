@@ -1,0 +1,118 @@
+// Subscription: one reader's position on the bus.
+//
+// A Subscription is created by Bus::Subscribe and owned by its reader; it
+// leaves the bus when destroyed. It holds a cursor (the next sequence it will
+// read) and its filter. Reads never block publishers for longer than it takes
+// to copy references to the events read, and never wait for other readers.
+//
+// Lag: the bus retains the last `capacity` events. When the cursor points at
+// an event that was already overwritten, the next read reports the exact
+// range lost as a Lag (first..last) and continues from the oldest retained
+// event. For an unfiltered subscription, events read plus events reported
+// lost equal the events published since it started, with no overlap.
+//
+// Thread-safety: one thread at a time may call a Subscription's methods (as
+// with a tokio broadcast Receiver); different Subscriptions are independent.
+#ifndef EVENTBUS_SERVER_BUS_SUBSCRIPTION_H_
+#define EVENTBUS_SERVER_BUS_SUBSCRIPTION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/bus/event_matcher.h"
+#include "server/bus/stored_event.h"
+
+namespace eventbus {
+
+class Ring;
+
+// A range of sequence numbers a subscription lost, both ends included.
+struct Lag {
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+
+  uint64_t missed() const { return last_sequence - first_sequence + 1; }
+  friend bool operator==(const Lag&, const Lag&) = default;
+};
+
+// Upper bounds for one read. A read returns at least one event when one is
+// available, even when that event alone exceeds max_bytes.
+struct ReadLimits {
+  size_t max_events = 1024;
+  size_t max_bytes = 256 * 1024;
+};
+
+// What one read produced, in this order: a lag notice, then events in
+// ascending sequence order. `end_of_stream` is set, with nothing else, once
+// the bus was closed and the subscription has read every event.
+struct ReadBatch {
+  std::optional<Lag> lag;
+  std::vector<std::shared_ptr<const StoredEvent>> events;
+  bool end_of_stream = false;
+
+  bool empty() const { return !lag && events.empty() && !end_of_stream; }
+  void Clear() {
+    lag.reset();
+    events.clear();
+    end_of_stream = false;
+  }
+};
+
+// Receives "something to read" signals for a subscription (see Arm()).
+class SubscriptionWaker {
+ public:
+  virtual ~SubscriptionWaker() = default;
+  // Called once per successful Arm(), from the thread that published or
+  // closed the bus, with no bus lock held. Must not block. May be called
+  // after the Subscription was destroyed when that raced with a publish, so
+  // implementations check their own state.
+  virtual void OnReadable() = 0;
+};
+
+class Subscription {
+ public:
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // Takes what is available now, up to `limits`, into `batch` (cleared
+  // first). Never blocks on other readers. May return an empty batch even
+  // when Arm() would fail: events that did not pass the filter were skipped.
+  void TryRead(const ReadLimits& limits, ReadBatch* batch);
+
+  // Like TryRead(), but waits until something is available or `deadline`
+  // passes (then returns an empty batch).
+  void Read(absl::Time deadline, const ReadLimits& limits, ReadBatch* batch);
+
+  // Asks for one waker->OnReadable() call when a read would find something.
+  // Returns false, without arming, when something is available already; the
+  // caller reads again. The bus keeps only a weak reference to the waker.
+  bool Arm(std::weak_ptr<SubscriptionWaker> waker);
+
+  // The next sequence this subscription will read.
+  uint64_t cursor() const { return cursor_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class Bus;
+  Subscription(std::shared_ptr<Ring> ring, uint64_t cursor,
+               EventMatcher matcher, std::string name)
+      : ring_(std::move(ring)),
+        cursor_(cursor),
+        matcher_(std::move(matcher)),
+        name_(std::move(name)) {}
+
+  const std::shared_ptr<Ring> ring_;
+  uint64_t cursor_;
+  const EventMatcher matcher_;
+  const std::string name_;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_BUS_SUBSCRIPTION_H_

@@ -1,0 +1,22 @@
+// The `bus` section of the config: the ring. Plain values. The rows that
+// read them are in bus_section.cc; the ranges are BusOptions' (bus.h).
+#ifndef EVENTBUS_SERVER_CONFIG_BUS_SECTION_H_
+#define EVENTBUS_SERVER_CONFIG_BUS_SECTION_H_
+
+#include <cstdint>
+
+namespace eventbus {
+
+// bus: the ring.
+struct BusConfig {
+  // bus.capacity: events kept in the ring; 1..BusOptions::kMaxCapacity.
+  uint64_t capacity = 1024;
+  // bus.max_event_bytes: largest accepted event;
+  // BusOptions::kMinEventBytes..kMaxEventBytes; integer bytes or a string
+  // with suffix B, KiB or MiB ("1MiB", "512KiB").
+  uint64_t max_event_bytes = 1 << 20;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_CONFIG_BUS_SECTION_H_

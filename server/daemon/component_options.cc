@@ -1,0 +1,44 @@
+#include "server/daemon/component_options.h"
+
+#include <utility>
+
+namespace eventbus {
+
+BusOptions BusOptionsFrom(const Config& config) {
+  BusOptions options;
+  options.capacity = config.bus.capacity;
+  options.max_event_bytes = config.bus.max_event_bytes;
+  options.max_subscribers = config.server.max_subscribers;
+  return options;
+}
+
+TlsOptions TlsOptionsFrom(const ServerConfig& server) {
+  return {.cert_file = server.tls.cert_file,
+          .key_file = server.tls.key_file,
+          .client_ca_file = server.tls.client_ca_file};
+}
+
+Authorizer::Options AuthorizerOptionsFrom(AuthConfig& auth) {
+  Authorizer::Options options{.tokens_file = auth.tokens_file,
+                              .tokens = std::move(auth.tokens),
+                              .subjects = auth.subjects};
+  // A real token outgrows the string's inline buffer, so the move hands over
+  // the one heap copy, which the authorizer erases once hashed.
+  auth.tokens.clear();
+  return options;
+}
+
+PeerLimits::Options PeerLimitsOptionsFrom(const LimitsConfig& limits) {
+  return {.max_subscribers_per_peer = limits.max_subscribers_per_peer,
+          .publish_rate = limits.publish_rate_per_peer,
+          .publish_burst = limits.publish_burst_per_peer};
+}
+
+RequestLimits RequestLimitsFrom(const LimitsConfig& limits) {
+  return {.max_attributes = limits.max_attributes,
+          .max_attribute_key_bytes = limits.max_attribute_key_bytes,
+          .max_attribute_value_bytes = limits.max_attribute_value_bytes,
+          .max_filter_size = limits.max_filter_size};
+}
+
+}  // namespace eventbus

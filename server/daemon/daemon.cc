@@ -1,0 +1,170 @@
+#include "server/daemon/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/random_uuid.h"
+#include "base/status_macros.h"
+#include "server/daemon/component_options.h"
+#include "server/security/admission.h"
+#include "server/security/authorizer.h"
+#include "server/security/peer_limits.h"
+#include "server/security/tls_credentials.h"
+
+namespace eventbus {
+namespace {
+
+// gRPC's default receive limit, kept unless events may be larger.
+constexpr uint64_t kDefaultMaxReceiveBytes = 4 << 20;
+// Room for the PublishRequest framing around an event at the size limit.
+constexpr uint64_t kRequestOverheadBytes = 64 << 10;
+
+// Clients may ping a connection that carries no data once per this
+// interval (gRPC's default, 5 minutes, would send GOAWAY to most client
+// keepalive settings); a client pinging more often is cut off after
+// kMaxPingStrikes early pings.
+constexpr int kMinClientPingIntervalMs = 10000;
+constexpr int kMaxPingStrikes = 2;
+
+int Milliseconds(absl::Duration duration) {
+  return static_cast<int>(absl::ToInt64Milliseconds(duration));
+}
+
+// Says what protects the daemon, and warns when a listener that other hosts
+// can reach lets anyone in, or carries tokens in clear text. (No line says
+// "listening on": tests find the address by that.)
+void LogSecurity(const ServerConfig& config, const Authorizer& authorizer,
+                 const std::string& address) {
+  const bool tls = config.tls.enabled();
+  const bool mtls = !config.tls.client_ca_file.empty();
+  if (tls) {
+    spdlog::info("TLS on: certificate {}{}", config.tls.cert_file,
+                 mtls ? absl::StrCat("; client certificates required, CAs ",
+                                     config.tls.client_ca_file)
+                      : "");
+  }
+  if (authorizer.enabled()) {
+    spdlog::info("authorization on: {} tokens, {} certificate subjects: {}",
+                 authorizer.token_count(), authorizer.subject_count(),
+                 absl::StrJoin(authorizer.Describe(), ", "));
+  } else {
+    spdlog::info("authorization off: every client {}may publish and subscribe",
+                 mtls ? "with a certificate " : "");
+  }
+  if (IsLoopbackAddress(config.address)) return;
+  if (!authorizer.enabled() && !mtls) {
+    spdlog::warn(
+        "SECURITY WARNING: {} can be reached from other hosts and has no "
+        "client authentication{}: anyone who can connect may publish and "
+        "subscribe. Configure auth.tokens_file or EVENTBUS_AUTH_TOKENS{}, or "
+        "serve on 127.0.0.1 or a unix socket (README: Security)",
+        address, tls ? "" : " and no TLS",
+        tls ? " or server.tls.client_ca_file" : " and server.tls.*");
+  } else if (!tls && authorizer.token_count() > 0) {
+    spdlog::warn(
+        "SECURITY WARNING: {} can be reached from other hosts without TLS: "
+        "bearer tokens cross the network in clear text. Set "
+        "server.tls.cert_file and server.tls.key_file",
+        address);
+  }
+}
+
+// "127.0.0.1:0" listened on port 43215 -> "127.0.0.1:43215".
+std::string ResolvedAddress(const std::string& address, int port) {
+  if (absl::StartsWith(address, "unix:")) return address;
+  return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
+  EVENTBUS_RETURN_IF_ERROR(ValidateConfig(config));
+  EVENTBUS_ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ServerCredentials> credentials,
+      TlsServerCredentials(TlsOptionsFrom(config.server)));
+  EVENTBUS_ASSIGN_OR_RETURN(
+      std::shared_ptr<const Authorizer> authorizer,
+      Authorizer::FromOptions(AuthorizerOptionsFrom(config.auth)));
+  Admission admission(authorizer,
+                      PeerLimits::Create(PeerLimitsOptionsFrom(config.limits)),
+                      RequestLimitsFrom(config.limits));
+  EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(BusOptionsFrom(config)));
+  const ServerConfig& server = config.server;
+  std::unique_ptr<Daemon> daemon(new Daemon(
+      server.drain_timeout, bus, RandomUuid(), std::move(admission)));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(server.address, credentials, &port);
+  // gRPC sets SO_REUSEPORT by default: a second daemon on the same port
+  // would silently share connections with the first instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Keepalive: ping a quiet connection, close it when the ping goes
+  // unanswered; the streams of a dead peer end and leave the bus. Pings
+  // continue on connections without calls or data (a subscriber waiting
+  // for events sends and receives nothing).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Milliseconds(server.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             Milliseconds(server.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      kMinClientPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, kMaxPingStrikes);
+  builder.RegisterService(&daemon->service_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max(kDefaultMaxReceiveBytes,
+               config.bus.max_event_bytes + kRequestOverheadBytes)));
+  daemon->server_ = builder.BuildAndStart();
+  if (daemon->server_ == nullptr ||
+      (port == 0 && !absl::StartsWith(server.address, "unix:"))) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", server.address,
+                     " (address in use, or not an address of this host?)"));
+  }
+  daemon->address_ = ResolvedAddress(server.address, port);
+  LogSecurity(server, *authorizer, daemon->address_);
+  grpc::HealthCheckServiceInterface* health =
+      daemon->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  return daemon;
+}
+
+void Daemon::Drain() {
+  const absl::Time deadline = absl::Now() + drain_timeout_;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  bus_.Close();
+  // Logged after the bus closed: from this line on, publishes are refused.
+  spdlog::info("draining: {} subscribers, up to {}", bus_.subscriber_count(),
+               absl::FormatDuration(drain_timeout_));
+  absl::Time cancel_at = deadline;
+  if (!bus_.AwaitNoSubscribers(deadline)) {
+    spdlog::warn(
+        "drain timeout: {} subscribers had not read every event; cancelling "
+        "their streams",
+        bus_.subscriber_count());
+  } else {
+    // Every subscriber has every event. What can still be open: publish
+    // streams, whose new events the closed bus refuses, so that only
+    // acknowledgements are left to send; and calls that never end on their
+    // own (a health Watch). Give those a moment, not the rest of the timeout.
+    cancel_at = std::min(deadline, absl::Now() + kAfterDrainGrace);
+  }
+  server_->Shutdown(absl::ToChronoTime(cancel_at));
+  server_->Wait();
+  spdlog::info("stopped after sequence {}", bus_.next_sequence() - 1);
+}
+
+}  // namespace eventbus

@@ -1,0 +1,79 @@
+// Daemon: one running eventbusd: the bus, its gRPC server, health and
+// reflection, started from a Config and drained on shutdown. It is the
+// composition root: the only place where the Config becomes each
+// component's options (component_options.h); it keeps none of it.
+//
+// Security comes from the Config: TLS or mTLS on the listener
+// (tls_credentials.h), who may publish and subscribe (authorizer.h), the
+// per-peer quotas and request limits (admission.h), and HTTP/2 keepalive
+// that closes connections to dead peers. Start logs what is on, and warns
+// loudly when a listener others can reach has neither TLS nor
+// authentication.
+//
+// Start() and Drain() are called from one thread (main); gRPC serves on its
+// own threads in between.
+#ifndef EVENTBUS_SERVER_DAEMON_DAEMON_H_
+#define EVENTBUS_SERVER_DAEMON_DAEMON_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/bus/bus.h"
+#include "server/config/config.h"
+#include "server/grpc/event_bus_service.h"
+
+namespace eventbus {
+
+class Daemon {
+ public:
+  // The service name health reports, besides "".
+  static constexpr char kServiceName[] = "eventbus.v1.EventBusService";
+  // Once every subscriber has drained, how long the calls still open
+  // (publish streams with acknowledgements to send, health watches) have
+  // before they are cancelled.
+  static constexpr absl::Duration kAfterDrainGrace = absl::Seconds(1);
+
+  // Creates the bus and starts serving on config.address. Errors:
+  // InvalidArgument for settings the bus refuses, combinations
+  // ValidateConfig refuses, and TLS or token files that are missing,
+  // unreadable or invalid (the message names the key and the file);
+  // Unavailable when the address cannot be listened on.
+  // The tokens of auth.tokens are moved out of `config` into the
+  // authorizer, which erases them once hashed.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(Config config);
+
+  // Health turns NOT_SERVING, publishes and new subscribes get UNAVAILABLE,
+  // and connected subscribers receive every accepted event, then their
+  // streams end with OK; after drain_timeout the rest are cancelled. Once
+  // they have, other calls still open get kAfterDrainGrace, not the rest of
+  // drain_timeout. Returns when the server has stopped.
+  void Drain();
+
+  // The address served, with the port resolved when config asked for 0.
+  const std::string& address() const { return address_; }
+  const std::string& instance_id() const { return instance_id_; }
+
+ private:
+  Daemon(absl::Duration drain_timeout, Bus bus, std::string instance_id,
+         Admission admission)
+      : drain_timeout_(drain_timeout),
+        bus_(bus),
+        instance_id_(instance_id),
+        service_(std::move(bus), std::move(instance_id), std::move(admission)) {
+  }
+
+  const absl::Duration drain_timeout_;
+  const Bus bus_;
+  const std::string instance_id_;
+  EventBusService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_DAEMON_DAEMON_H_

@@ -1,0 +1,103 @@
+// eventbusd: serves the event bus over gRPC until SIGTERM or SIGINT, then
+// drains. Exit status: 0 after a drain, 1 when it cannot start, 2 for bad
+// configuration or usage. Under a service manager that sets $NOTIFY_SOCKET
+// (systemd Type=notify) it reports READY=1 once it serves and STOPPING=1
+// when the drain begins.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "server/config/config.h"
+#include "server/daemon/daemon.h"
+#include "server/daemon/systemd_notify.h"
+
+namespace {
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+// Tells the service manager, if any, about `state`; a failure is logged, not
+// fatal: the bus serves either way.
+void TellServiceManager(const std::string& state) {
+  if (absl::Status status = eventbus::NotifyServiceManager(state);
+      !status.ok()) {
+    spdlog::warn("cannot notify the service manager: {}",
+                 std::string(status.message()));
+  }
+}
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("eventbusd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
+                      spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Debian's Abseil is built with mutex deadlock detection on (kAbort), and
+  // gRPC locks absl::Mutex many times per call: each lock then updates a
+  // global lock graph, under a global lock, and records a stack trace. Our
+  // own locks are std::mutex (server/mutex.h), checked by -Wthread-safety
+  // and ThreadSanitizer instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  absl::StatusOr<eventbus::Invocation> invocation =
+      eventbus::ParseInvocation(argc, argv, GetEnv);
+  if (!invocation.ok()) {
+    std::fprintf(stderr, "eventbusd: %s\n",
+                 std::string(invocation.status().message()).c_str());
+    return 2;
+  }
+  if (invocation->show_help) {
+    std::fputs(eventbus::UsageText().c_str(), stdout);
+    return 0;
+  }
+  if (invocation->show_version) {
+    std::printf("eventbusd %s\n", EVENTBUS_VERSION);
+    return 0;
+  }
+  eventbus::Config& config = invocation->config;
+  SetUpLogging(config.log.level);
+  const eventbus::BusConfig bus = config.bus;
+  const uint32_t max_subscribers = config.server.max_subscribers;
+
+  // Signals are taken by sigwait below; block them before gRPC starts its
+  // threads, which inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<eventbus::Daemon>> daemon =
+      eventbus::Daemon::Start(std::move(config));
+  if (!daemon.ok()) {
+    spdlog::error("cannot start: {}", std::string(daemon.status().message()));
+    return daemon.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  spdlog::info(
+      "eventbusd {} listening on {} (capacity {}, max_event_bytes {}, "
+      "max_subscribers {}, instance {})",
+      EVENTBUS_VERSION, (*daemon)->address(), bus.capacity, bus.max_event_bytes,
+      max_subscribers, (*daemon)->instance_id());
+  TellServiceManager("READY=1\nSTATUS=serving on " + (*daemon)->address());
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  TellServiceManager("STOPPING=1\nSTATUS=draining");
+  (*daemon)->Drain();
+  return 0;
+}

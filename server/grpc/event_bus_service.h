@@ -1,0 +1,87 @@
+// EventBusService: the gRPC face of a Bus.
+//
+// Thin adapters: Publish turns the request into a Bus::Publish call and its
+// status into the RPC status; Subscribe runs one SubscribeReactor per stream
+// (subscribe_reactor.h), which keeps at most one write in flight and
+// assembles each response from the bytes events were encoded to at publish
+// time (hence the raw Subscribe method). Every response's initial metadata
+// carries `eventbus-instance`; a Subscribe stream's also carries
+// `eventbus-start-sequence` (base/metadata.h).
+//
+// A publish does not write to the subscribers itself: it posts the woken
+// streams to the service's DeliveryQueue, whose thread starts their writes
+// (see delivery_queue.h); a stream whose previous write completes writes
+// what arrived meanwhile from gRPC's callback thread. How many bytes a
+// response may carry depends on how many are being written (the service's
+// ResponseBudget), so memory stays bounded when thousands of streams are
+// behind at once.
+//
+// Thread-safety: gRPC calls the handlers from any thread; the service holds
+// immutable state, the (thread-safe) Bus handle, the DeliveryQueue and the
+// ResponseBudget (an atomic counter). It
+// must outlive the gRPC server that serves it (the server's Shutdown ends
+// every stream).
+#ifndef EVENTBUS_SERVER_GRPC_EVENT_BUS_SERVICE_H_
+#define EVENTBUS_SERVER_GRPC_EVENT_BUS_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "eventbus/v1/eventbus.grpc.pb.h"
+#include "server/bus/bus.h"
+#include "server/grpc/delivery_queue.h"
+#include "server/grpc/response_budget.h"
+#include "server/security/admission.h"
+
+namespace eventbus {
+
+class EventBusService final
+    : public v1::EventBusService::WithRawCallbackMethod_Subscribe<
+          v1::EventBusService::CallbackService> {
+ public:
+  // Threads that start the writes of woken Subscribe streams.
+  static constexpr int kDeliveryThreads = 1;
+  // Bytes of events that the Subscribe responses gRPC is writing may hold
+  // together, and the bounds of one response (see response_budget.h). 30 KiB
+  // keeps a full response, with its framing and slice header, within
+  // jemalloc's 32 KiB size class.
+  static constexpr size_t kResponseBudgetBytes = 64 << 20;
+  static constexpr size_t kMinResponseBytes = 4 * 1024;
+  static constexpr size_t kMaxResponseBytes = 30 * 1024;
+
+  // `instance_id` identifies this daemon run in every response. Every
+  // Publish and Subscribe first passes `admission` (rights, per-peer
+  // quotas, request limits); the default admits everything.
+  EventBusService(Bus bus, std::string instance_id,
+                  Admission admission = Admission())
+      : bus_(std::move(bus)),
+        instance_id_(std::move(instance_id)),
+        admission_(std::move(admission)),
+        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)),
+        response_budget_(kResponseBudgetBytes, kMinResponseBytes,
+                         kMaxResponseBytes) {}
+
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override;
+
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
+
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+  PublishStream(grpc::CallbackServerContext* context) override;
+
+ private:
+  const Bus bus_;
+  const std::string instance_id_;
+  const Admission admission_;
+  const std::unique_ptr<DeliveryQueue> delivery_;
+  ResponseBudget response_budget_;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_GRPC_EVENT_BUS_SERVICE_H_

@@ -1,0 +1,67 @@
+// Admission: what a call must pass before the bus sees it, in this order:
+// the caller's right (Authorizer: UNAUTHENTICATED, PERMISSION_DENIED), the
+// peer's quota (PeerLimits: RESOURCE_EXHAUSTED), then the request's size
+// limits (RequestLimits: INVALID_ARGUMENT). EventBusService runs it at the
+// start of every Publish and Subscribe; a publishing stream authorizes once
+// (AuthorizePublisher) and admits each event (AdmitEvent).
+//
+// A default Admission admits everything. Copies share their authorizer and
+// peer limits. Thread-safe: its parts are, and it changes nothing itself.
+#ifndef EVENTBUS_SERVER_SECURITY_ADMISSION_H_
+#define EVENTBUS_SERVER_SECURITY_ADMISSION_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "eventbus/v1/eventbus.pb.h"
+#include "server/security/authorizer.h"
+#include "server/security/peer_limits.h"
+#include "server/security/request_limits.h"
+
+namespace eventbus {
+
+class Admission {
+ public:
+  // Admits everything: no authorization, no per-peer quota, and request
+  // limits too large to matter.
+  Admission();
+  // `authorizer` and `peer_limits` may be null: not checked.
+  Admission(std::shared_ptr<const Authorizer> authorizer,
+            std::shared_ptr<PeerLimits> peer_limits,
+            RequestLimits request_limits)
+      : authorizer_(std::move(authorizer)),
+        peer_limits_(std::move(peer_limits)),
+        request_limits_(request_limits) {}
+
+  // A unary Publish of `event`: AuthorizePublisher, then AdmitEvent.
+  absl::Status AdmitPublish(const grpc::ServerContextBase& context,
+                            const v1::Event& event) const;
+
+  // The publish right of the call.
+  absl::Status AuthorizePublisher(const grpc::ServerContextBase& context) const;
+
+  // One event from `peer` (PeerLimits::PeerOf(context.peer())): the peer's
+  // publish rate, then the event's attribute limits.
+  absl::Status AdmitEvent(std::string_view peer, const v1::Event& event) const;
+
+  // A Subscribe: the subscribe right, then a subscription slot of the peer,
+  // held by the returned lease until the stream ends.
+  absl::StatusOr<PeerLimits::Lease> AdmitSubscriber(
+      const grpc::ServerContextBase& context) const;
+
+  // The filter of a parsed SubscribeRequest: its size and attributes.
+  absl::Status CheckFilter(const v1::EventFilter& filter) const;
+
+ private:
+  std::shared_ptr<const Authorizer> authorizer_;
+  std::shared_ptr<PeerLimits> peer_limits_;
+  RequestLimits request_limits_;
+};
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_SECURITY_ADMISSION_H_

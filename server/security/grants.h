@@ -1,0 +1,32 @@
+// Grants: what a bearer token or a client certificate subject may do, and
+// their text form ("publish", "subscribe", "publish,subscribe"), shared by
+// the tokens file, EVENTBUS_AUTH_TOKENS and auth.subjects. Plain values:
+// thread-safe.
+#ifndef EVENTBUS_SERVER_SECURITY_GRANTS_H_
+#define EVENTBUS_SERVER_SECURITY_GRANTS_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace eventbus {
+
+struct Grants {
+  bool publish = false;
+  bool subscribe = false;
+
+  friend bool operator==(const Grants&, const Grants&) = default;
+};
+
+// Parses "publish", "subscribe" or "publish,subscribe" (either order,
+// blanks around the commas allowed). Error: InvalidArgument with the reason
+// only ("grants must be ..., got ...").
+absl::StatusOr<Grants> ParseGrants(std::string_view text);
+
+// "publish", "subscribe", "publish,subscribe" or "none".
+std::string FormatGrants(Grants grants);
+
+}  // namespace eventbus
+
+#endif  // EVENTBUS_SERVER_SECURITY_GRANTS_H_

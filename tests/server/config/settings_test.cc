@@ -1,0 +1,330 @@
+// The settings table: every name derives from its section and key name as
+// settings.h documents, the table matches the documented settings one for
+// one, and the --help text is unchanged.
+#include "server/config/settings.h"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+#include "server/config/config.h"
+
+namespace eventbus {
+namespace {
+
+// The flag prefix settings.h documents: the last component of a nested
+// section, the section name of auth and log, nothing for the others.
+std::string FlagPrefixOf(absl::string_view section) {
+  const size_t dot = section.rfind('.');
+  if (dot != absl::string_view::npos) {
+    return absl::StrCat(section.substr(dot + 1), "-");
+  }
+  if (section == "auth" || section == "log") return absl::StrCat(section, "-");
+  return "";
+}
+
+TEST(SettingsTest, NamesDeriveFromSectionAndName) {
+  for (const Setting& setting : Settings()) {
+    EXPECT_EQ(setting.key, absl::StrCat(setting.section, ".", setting.name));
+    EXPECT_EQ(
+        setting.env,
+        absl::StrCat("EVENTBUS_", absl::AsciiStrToUpper(absl::StrReplaceAll(
+                                      setting.key, {{".", "_"}}))));
+    EXPECT_EQ(setting.flag,
+              absl::StrCat("--", FlagPrefixOf(setting.section),
+                           absl::StrReplaceAll(setting.name, {{"_", "-"}})));
+    const Setting named = NamedSetting(setting.section, setting.name,
+                                       FlagPrefixOf(setting.section));
+    EXPECT_EQ(named.key, setting.key);
+    EXPECT_EQ(named.env, setting.env);
+    EXPECT_EQ(named.flag, setting.flag);
+  }
+}
+
+TEST(SettingsTest, NamesAreUnique) {
+  std::set<std::string> keys;
+  std::set<std::string> envs;
+  std::set<std::string> flags = {"--config", "--help", "-h", "--version"};
+  for (const Setting& setting : Settings()) {
+    EXPECT_TRUE(keys.insert(setting.key).second) << setting.key;
+    EXPECT_TRUE(envs.insert(setting.env).second) << setting.env;
+    EXPECT_TRUE(flags.insert(setting.flag).second) << setting.flag;
+    EXPECT_NE(setting.env, kTokensEnv);
+  }
+}
+
+// Every setting eventbusd has ever documented, in the order of --help:
+// key, environment variable, flag, metavar, "expected X".
+TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
+  using Row = std::tuple<std::string, std::string, std::string, std::string,
+                         std::string>;
+  const std::vector<Row> expected = {
+      {"server.address", "EVENTBUS_SERVER_ADDRESS", "--address", "ADDR",
+       "a string"},
+      {"server.drain_timeout", "EVENTBUS_SERVER_DRAIN_TIMEOUT",
+       "--drain-timeout", "DUR", "a duration"},
+      {"server.max_subscribers", "EVENTBUS_SERVER_MAX_SUBSCRIBERS",
+       "--max-subscribers", "N", "an integer"},
+      {"server.keepalive_time", "EVENTBUS_SERVER_KEEPALIVE_TIME",
+       "--keepalive-time", "DUR", "a duration"},
+      {"server.keepalive_timeout", "EVENTBUS_SERVER_KEEPALIVE_TIMEOUT",
+       "--keepalive-timeout", "DUR", "a duration"},
+      {"server.tls.cert_file", "EVENTBUS_SERVER_TLS_CERT_FILE",
+       "--tls-cert-file", "FILE", "a string"},
+      {"server.tls.key_file", "EVENTBUS_SERVER_TLS_KEY_FILE", "--tls-key-file",
+       "FILE", "a string"},
+      {"server.tls.client_ca_file", "EVENTBUS_SERVER_TLS_CLIENT_CA_FILE",
+       "--tls-client-ca-file", "FILE", "a string"},
+      {"bus.capacity", "EVENTBUS_BUS_CAPACITY", "--capacity", "N",
+       "an integer"},
+      {"bus.max_event_bytes", "EVENTBUS_BUS_MAX_EVENT_BYTES",
+       "--max-event-bytes", "SIZE", "a size"},
+      {"limits.max_attributes", "EVENTBUS_LIMITS_MAX_ATTRIBUTES",
+       "--max-attributes", "N", "an integer"},
+      {"limits.max_attribute_key_bytes",
+       "EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES", "--max-attribute-key-bytes",
+       "SIZE", "a size"},
+      {"limits.max_attribute_value_bytes",
+       "EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES",
+       "--max-attribute-value-bytes", "SIZE", "a size"},
+      {"limits.max_filter_size", "EVENTBUS_LIMITS_MAX_FILTER_SIZE",
+       "--max-filter-size", "N", "an integer"},
+      {"limits.max_subscribers_per_peer",
+       "EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER", "--max-subscribers-per-peer",
+       "N", "an integer"},
+      {"limits.publish_rate_per_peer", "EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER",
+       "--publish-rate-per-peer", "N", "an integer"},
+      {"limits.publish_burst_per_peer",
+       "EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER", "--publish-burst-per-peer",
+       "N", "an integer"},
+      {"auth.tokens_file", "EVENTBUS_AUTH_TOKENS_FILE", "--auth-tokens-file",
+       "FILE", "a string"},
+      {"auth.subjects", "EVENTBUS_AUTH_SUBJECTS", "--auth-subjects",
+       "CN=GRANTS;...", "a map of certificate subjects"},
+      {"log.level", "EVENTBUS_LOG_LEVEL", "--log-level", "LEVEL", "a string"},
+  };
+  std::vector<Row> actual;
+  for (const Setting& setting : Settings()) {
+    actual.emplace_back(setting.key, setting.env, setting.flag, setting.metavar,
+                        setting.expected);
+  }
+  EXPECT_EQ(actual, expected);
+}
+
+TEST(SettingsTest, SectionsInUsageOrder) {
+  EXPECT_EQ(SettingSections(),
+            (std::vector<std::string>{"server", "server.tls", "bus", "limits",
+                                      "auth", "log"}));
+  EXPECT_EQ(TopLevelSections(), "server, bus, limits, auth, log");
+  EXPECT_TRUE(IsSection("server.tls"));
+  EXPECT_FALSE(IsSection("tls"));
+}
+
+TEST(SettingsTest, OnlyAuthSubjectsTakesEntries) {
+  for (const Setting& setting : Settings()) {
+    EXPECT_EQ(setting.add_entry != nullptr, setting.key == "auth.subjects")
+        << setting.key;
+    EXPECT_EQ(setting.clear_entries != nullptr, setting.key == "auth.subjects")
+        << setting.key;
+  }
+}
+
+// Each default is shown in a form the setting reads back.
+TEST(SettingsTest, DefaultsRoundTrip) {
+  const Config defaults;
+  for (const Setting& setting : Settings()) {
+    const std::string shown = setting.show(defaults);
+    if (shown.empty()) continue;  // none
+    Config config;
+    ASSERT_TRUE(setting.set(shown, &config).ok())
+        << setting.key << ": " << shown;
+    EXPECT_EQ(setting.show(config), shown) << setting.key;
+  }
+}
+
+// The range a help line ends with, " (MIN..MAX)", is what the setting
+// accepts, and its field holds both ends (no narrowing).
+TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
+  int ranged = 0;
+  for (const Setting& setting : Settings()) {
+    if (!absl::EndsWith(setting.help, ")")) continue;
+    const size_t open = setting.help.rfind(" (");
+    const std::vector<std::string> bounds =
+        absl::StrSplit(absl::string_view(setting.help)
+                           .substr(open + 2, setting.help.size() - open - 3),
+                       "..");
+    if (bounds.size() != 2) continue;  // a remark, not a range
+    ++ranged;
+    for (const std::string& bound : bounds) {
+      Config config;
+      ASSERT_TRUE(setting.set(bound, &config).ok())
+          << setting.key << ": " << bound;
+      EXPECT_EQ(setting.show(config), bound == "0s" ? "0" : bound)
+          << setting.key;
+    }
+    if (setting.metavar == "N") {
+      uint64_t max = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(bounds[1], &max)) << setting.key;
+      Config config;
+      EXPECT_EQ(setting.set(absl::StrCat(max + 1), &config),
+                absl::InvalidArgumentError(
+                    absl::StrCat("must be between ", bounds[0], " and ",
+                                 bounds[1], ", got ", max + 1)))
+          << setting.key;
+    }
+  }
+  EXPECT_EQ(ranged, 13);
+}
+
+TEST(SettingsTest, Suggestions) {
+  EXPECT_EQ(Suggestion("server", "adress"), " (did you mean server.address?)");
+  EXPECT_EQ(Suggestion("", "tls"), " (did you mean server.tls?)");
+  EXPECT_EQ(Suggestion("log", "colour"), "");
+}
+
+// The --help text, byte for byte as eventbusd has always printed it.
+TEST(SettingsTest, UsageTextIsUnchanged) {
+  EXPECT_EQ(UsageText(), R"usage(Usage: eventbusd [flags]
+
+Runs the event bus gRPC daemon. Each setting comes from, lowest
+precedence first: the built-in default, the --config file, an
+EVENTBUS_* environment variable, a flag. Flags take "--flag value"
+or "--flag=value".
+
+Flags:
+  --config FILE
+      read settings from a YAML file (example: config/eventbus.yaml)
+  --address ADDR
+      listen on host:port, [IPv6]:port or unix:PATH (port 0 picks a free port)
+      default: 127.0.0.1:50051
+  --drain-timeout DUR
+      on shutdown, wait this long for subscribers to drain (0s..1h)
+      default: 5s
+  --max-subscribers N
+      most concurrent subscriptions (1..1000000)
+      default: 10000
+  --keepalive-time DUR
+      ping a connection quiet for this long (1s..24h)
+      default: 1m
+  --keepalive-timeout DUR
+      close a connection whose ping is unanswered this long (1s..1h)
+      default: 20s
+  --tls-cert-file FILE
+      serve TLS with this PEM certificate chain (needs the key file)
+      default: none
+  --tls-key-file FILE
+      PEM private key of the TLS certificate
+      default: none
+  --tls-client-ca-file FILE
+      require client certificates signed by these PEM CAs (mTLS)
+      default: none
+  --capacity N
+      events kept in the ring before the oldest is overwritten (1..16777216)
+      default: 1024
+  --max-event-bytes SIZE
+      largest accepted event, in bytes or with B, KiB, MiB (64B..64MiB)
+      default: 1MiB
+  --max-attributes N
+      most attributes on one event (0..1000000)
+      default: 64
+  --max-attribute-key-bytes SIZE
+      longest attribute key, in events and filters (1B..64MiB)
+      default: 256B
+  --max-attribute-value-bytes SIZE
+      longest attribute value, in events and filters (1B..64MiB)
+      default: 4KiB
+  --max-filter-size N
+      most event types plus attributes in one Subscribe filter (0..1000000)
+      default: 32
+  --max-subscribers-per-peer N
+      most subscriptions one client address holds at once (1..1000000)
+      default: 1000
+  --publish-rate-per-peer N
+      events per second one client address may publish; 0: unlimited (0..1000000000)
+      default: 100000
+  --publish-burst-per-peer N
+      events one client address may publish at once above the rate (1..1000000000)
+      default: 100000
+  --auth-tokens-file FILE
+      bearer tokens, one "TOKEN GRANTS [NAME]" per line
+      default: none
+  --auth-subjects CN=GRANTS;...
+      grants of client certificate common names (needs mTLS)
+      default: none
+  --log-level LEVEL
+      least severe messages logged: trace, debug, info, warn or error
+      default: info
+  -h, --help
+      print this text and exit
+  --version
+      print the version and exit
+
+Durations look like "500ms", "5s", "1m" or "1h".
+Sizes are bytes, or a number with B, KiB or MiB: "512KiB".
+Grants are publish, subscribe or publish,subscribe.
+
+Environment (overrides the file; flags override it):
+  EVENTBUS_SERVER_ADDRESS                    like --address
+  EVENTBUS_SERVER_DRAIN_TIMEOUT              like --drain-timeout
+  EVENTBUS_SERVER_MAX_SUBSCRIBERS            like --max-subscribers
+  EVENTBUS_SERVER_KEEPALIVE_TIME             like --keepalive-time
+  EVENTBUS_SERVER_KEEPALIVE_TIMEOUT          like --keepalive-timeout
+  EVENTBUS_SERVER_TLS_CERT_FILE              like --tls-cert-file
+  EVENTBUS_SERVER_TLS_KEY_FILE               like --tls-key-file
+  EVENTBUS_SERVER_TLS_CLIENT_CA_FILE         like --tls-client-ca-file
+  EVENTBUS_BUS_CAPACITY                      like --capacity
+  EVENTBUS_BUS_MAX_EVENT_BYTES               like --max-event-bytes
+  EVENTBUS_LIMITS_MAX_ATTRIBUTES             like --max-attributes
+  EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES    like --max-attribute-key-bytes
+  EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES  like --max-attribute-value-bytes
+  EVENTBUS_LIMITS_MAX_FILTER_SIZE            like --max-filter-size
+  EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER   like --max-subscribers-per-peer
+  EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER      like --publish-rate-per-peer
+  EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER     like --publish-burst-per-peer
+  EVENTBUS_AUTH_TOKENS_FILE                  like --auth-tokens-file
+  EVENTBUS_AUTH_SUBJECTS                     like --auth-subjects
+  EVENTBUS_LOG_LEVEL                         like --log-level
+  EVENTBUS_AUTH_TOKENS                       bearer tokens, "TOKEN GRANTS [NAME];..."
+
+Config file keys (YAML), with their defaults:
+  server:
+    address: 127.0.0.1:50051                 like --address
+    drain_timeout: 5s                        like --drain-timeout
+    max_subscribers: 10000                   like --max-subscribers
+    keepalive_time: 1m                       like --keepalive-time
+    keepalive_timeout: 20s                   like --keepalive-timeout
+    tls:
+      cert_file:                             like --tls-cert-file
+      key_file:                              like --tls-key-file
+      client_ca_file:                        like --tls-client-ca-file
+  bus:
+    capacity: 1024                           like --capacity
+    max_event_bytes: 1MiB                    like --max-event-bytes
+  limits:
+    max_attributes: 64                       like --max-attributes
+    max_attribute_key_bytes: 256B            like --max-attribute-key-bytes
+    max_attribute_value_bytes: 4KiB          like --max-attribute-value-bytes
+    max_filter_size: 32                      like --max-filter-size
+    max_subscribers_per_peer: 1000           like --max-subscribers-per-peer
+    publish_rate_per_peer: 100000            like --publish-rate-per-peer
+    publish_burst_per_peer: 100000           like --publish-burst-per-peer
+  auth:
+    tokens_file:                             like --auth-tokens-file
+    subjects:                                like --auth-subjects
+  log:
+    level: info                              like --log-level
+)usage");
+}
+
+}  // namespace
+}  // namespace eventbus

@@ -1,0 +1,156 @@
+// PublishStreamReactor directly, behind a real in-process gRPC server on a
+// free loopback port: a service whose PublishStream is only this reactor,
+// over a Bus and an Admission the test builds.
+#include "server/grpc/publish_stream_reactor.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "eventbus/v1/eventbus.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/bus/bus.h"
+#include "server/security/admission.h"
+#include "tests/server/bus/bus_test_util.h"
+
+namespace eventbus {
+namespace {
+
+using ::eventbus::testing::AuditEvent;
+using ::testing::HasSubstr;
+
+class PublishStreamOnly final : public v1::EventBusService::CallbackService {
+ public:
+  PublishStreamOnly(Bus bus, Admission admission)
+      : bus_(std::move(bus)), admission_(std::move(admission)) {}
+
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+  PublishStream(grpc::CallbackServerContext* context) override {
+    return new PublishStreamReactor(context, bus_, admission_);
+  }
+
+ private:
+  const Bus bus_;
+  const Admission admission_;
+};
+
+class PublishStreamReactorTest : public ::testing::Test {
+ protected:
+  void Start(RequestLimits limits = {}) {
+    bus_ = *Bus::Create(BusOptions{});
+    service_ = std::make_unique<PublishStreamOnly>(
+        *bus_, Admission(nullptr, nullptr, limits));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(port, 0);
+    stub_ = v1::EventBusService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  // Sends `requests`, half-closes, and returns the acknowledged sequences
+  // and the final status.
+  struct Outcome {
+    std::vector<uint64_t> acked;
+    grpc::Status status;
+  };
+  Outcome Exchange(const std::vector<v1::PublishStreamRequest>& requests) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    auto stream = stub_->PublishStream(&context);
+    for (const auto& request : requests) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+    Outcome outcome;
+    v1::PublishStreamResponse response;
+    while (stream->Read(&response)) {
+      for (const auto& ack : response.acks()) {
+        outcome.acked.push_back(ack.sequence());
+      }
+    }
+    outcome.status = stream->Finish();
+    return outcome;
+  }
+
+  static v1::PublishStreamRequest One(const v1::Event& event) {
+    v1::PublishStreamRequest request;
+    *request.mutable_event() = event;
+    return request;
+  }
+
+  std::optional<Bus> bus_;
+  std::unique_ptr<PublishStreamOnly> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::EventBusService::Stub> stub_;
+};
+
+TEST_F(PublishStreamReactorTest, AcknowledgesSinglesAndBatchesInOrder) {
+  Start();
+  v1::PublishStreamRequest batch;
+  for (int i = 0; i < 3; ++i) *batch.add_events() = AuditEvent();
+  const Outcome outcome =
+      Exchange({One(AuditEvent()), batch, One(AuditEvent())});
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.acked, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(bus_->next_sequence(), 6u);
+}
+
+TEST_F(PublishStreamReactorTest, FirstRefusedEventEndsTheStreamWithItsStatus) {
+  Start();
+  v1::Event no_payload;
+  no_payload.set_source("test");
+  const Outcome outcome =
+      Exchange({One(AuditEvent()), One(no_payload), One(AuditEvent())});
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(outcome.status.error_message(), HasSubstr("no payload"));
+  EXPECT_EQ(outcome.acked, (std::vector<uint64_t>{1}));
+  // Nothing after the refused event was published.
+  EXPECT_EQ(bus_->next_sequence(), 2u);
+}
+
+TEST_F(PublishStreamReactorTest, AdmissionLimitsApplyToEachEvent) {
+  Start({.max_attributes = 1});
+  v1::Event two_attributes = AuditEvent();
+  (*two_attributes.mutable_attributes())["a"] = "1";
+  (*two_attributes.mutable_attributes())["b"] = "2";
+  v1::PublishStreamRequest batch;
+  *batch.add_events() = AuditEvent();
+  *batch.add_events() = two_attributes;
+  const Outcome outcome = Exchange({batch});
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(outcome.status.error_message(),
+              HasSubstr("limits.max_attributes"));
+  EXPECT_EQ(outcome.acked, (std::vector<uint64_t>{1}));
+}
+
+TEST_F(PublishStreamReactorTest, EmptyStreamEndsOk) {
+  Start();
+  const Outcome outcome = Exchange({});
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_TRUE(outcome.acked.empty());
+}
+
+TEST_F(PublishStreamReactorTest, ClosedBusRefusesWithUnavailable) {
+  Start();
+  bus_->Close();
+  const Outcome outcome = Exchange({One(AuditEvent())});
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(outcome.acked.empty());
+}
+
+}  // namespace
+}  // namespace eventbus

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/daemon_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace eventbus {
 namespace {
@@ -150,18 +151,71 @@ TEST_F(EventbusCliTest, EveryCommandHasHelp) {
   EXPECT_THAT(r.out, HasSubstr("EVENTBUS_SERVER"));
 }
 
+TEST_F(EventbusCliTest, GlobalFlagsMayFollowTheCommand) {
+  CommandResult r = RunCommand({EVENTBUS_CLI_PATH, "publish", "--username",
+                                "dave", "--server", daemon_->address()});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  // The flag after the command wins over $EVENTBUS_SERVER, as before it.
+  r = RunCommand({EVENTBUS_CLI_PATH, "subscribe", "--from-earliest", "--server",
+                  daemon_->address(), "--count", "1"},
+                 {.env = {"EVENTBUS_SERVER=127.0.0.1:1"}});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("audit":{"username":"dave"})"));
+  r = RunCommand({EVENTBUS_CLI_PATH, "health", "--timeout", "5s", "--server",
+                  daemon_->address()});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+}
+
+TEST_F(EventbusCliTest, UnknownFlagExitsTwo) {
+  CommandResult r = Run({"publish", "--no-such-flag"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("--no-such-flag"));
+  r = RunCommand({EVENTBUS_CLI_PATH, "--no-such-flag", "--server",
+                  daemon_->address(), "publish"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--no-such-flag"));
+  // Neither published anything.
+  r = Run({"publish"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(R"("sequence":"1")"));
+}
+
+TEST_F(EventbusCliTest, PublishHelpListsItsFlags) {
+  CommandResult r = RunCommand({EVENTBUS_CLI_PATH, "publish", "--help"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("Usage: eventbus publish"));
+  for (const char* flag : {"--json", "--type", "--attr", "--count", "--rate",
+                           "--username", "--operation", "--space"}) {
+    EXPECT_THAT(r.out, HasSubstr(flag));
+  }
+  // `eventbus help publish` says the same.
+  CommandResult help = RunCommand({EVENTBUS_CLI_PATH, "help", "publish"});
+  EXPECT_EQ(help.exit_status, 0) << help.err;
+  EXPECT_EQ(help.out, r.out);
+}
+
+TEST_F(EventbusCliTest, VersionGoesToStdout) {
+  CommandResult r = RunCommand({EVENTBUS_CLI_PATH, "--version"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("eventbus "));
+}
+
 // The CLI against a daemon that requires a token or TLS.
 class EventbusCliSecurityTest : public ::testing::Test {
  protected:
-  std::string TempPath(const std::string& name) {
-    return absl::StrCat(::testing::TempDir(), "/eventbus-cli-", getpid(), "-",
-                        name);
-  }
+  std::string TempPath(const std::string& name) { return dir_.Path(name); }
   std::string WriteTemp(const std::string& name, const std::string& text) {
-    const std::string path = TempPath(name);
-    std::ofstream(path, std::ios::trunc) << text;
-    return path;
+    return dir_.WriteFile(name, text);
   }
+
+  // Removed with everything in it when the test ends.
+  const testing::TempDir dir_{"eventbus-cli-test"};
 };
 
 TEST_F(EventbusCliSecurityTest, SendsTheTokenFromTheEnvironmentOrAFile) {

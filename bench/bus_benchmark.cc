@@ -1,4 +1,4 @@
-// Micro-benchmarks of the bus core (eventbus_core), no gRPC:
+// Micro-benchmarks of the bus core (eventbus_bus), no gRPC:
 //
 //   BM_CopyEvent             building the benchmark event (the baseline that
 //                            every publish below pays first)

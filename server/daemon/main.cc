@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -44,17 +45,29 @@ void SetUpLogging(const std::string& level) {
   spdlog::set_default_logger(logger);
 }
 
+// The tokens of EVENTBUS_AUTH_TOKENS, once copied into the config, are
+// erased where the kernel shows them (/proc/PID/environ reads the
+// environment block the process started with) and removed from environ.
+void EraseTokensFromEnvironment() {
+  static constexpr char kTokensVariable[] = "EVENTBUS_AUTH_TOKENS";
+  if (char* value = std::getenv(kTokensVariable)) {
+    explicit_bzero(value, std::strlen(value));
+    unsetenv(kTokensVariable);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Debian's Abseil is built with mutex deadlock detection on (kAbort), and
   // gRPC locks absl::Mutex many times per call: each lock then updates a
   // global lock graph, under a global lock, and records a stack trace. Our
-  // own locks are std::mutex (server/mutex.h), checked by -Wthread-safety
+  // own locks are std::mutex (base/mutex.h), checked by -Wthread-safety
   // and ThreadSanitizer instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::StatusOr<eventbus::Invocation> invocation =
       eventbus::ParseInvocation(argc, argv, GetEnv);
+  EraseTokensFromEnvironment();
   if (!invocation.ok()) {
     std::fprintf(stderr, "eventbusd: %s\n",
                  std::string(invocation.status().message()).c_str());

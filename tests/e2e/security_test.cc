@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -454,6 +455,14 @@ TEST_F(SecurityTest, TokensFromTheEnvironment) {
   ExpectCode(Publish(*stub), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Publish(*stub, kPublisherToken).ok());
   EXPECT_TRUE(Subscribe(*stub, kPublisherToken).ok());
+  // Not left in the environment block others with ptrace rights, or a
+  // core dump, would read.
+  std::ifstream environ(absl::StrCat("/proc/", daemon_->pid(), "/environ"),
+                        std::ios::binary);
+  const std::string block((std::istreambuf_iterator<char>(environ)),
+                          std::istreambuf_iterator<char>());
+  ASSERT_FALSE(block.empty());
+  EXPECT_THAT(block, Not(HasSubstr(kPublisherToken)));
 }
 
 TEST_F(SecurityTest, BadTokensExitTwoWithoutShowingThem) {

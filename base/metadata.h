@@ -14,6 +14,10 @@ inline constexpr char kInstanceMetadataKey[] = "eventbus-instance";
 // any event arrived resumes from it.
 inline constexpr char kStartSequenceMetadataKey[] = "eventbus-start-sequence";
 
+// On calls, from the client: "Bearer TOKEN" (RFC 6750).
+inline constexpr char kAuthorizationMetadataKey[] = "authorization";
+inline constexpr char kBearerPrefix[] = "Bearer ";
+
 }  // namespace eventbus
 
 #endif  // EVENTBUS_BASE_METADATA_H_

@@ -2,13 +2,13 @@
 
 #include <grpcpp/support/client_interceptor.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/metadata.h"
 
 namespace eventbus::client {
 namespace {
@@ -24,7 +24,8 @@ class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+      methods->GetSendInitialMetadata()->emplace(kAuthorizationMetadataKey,
+                                                 *header_);
     }
     methods->Proceed();
   }
@@ -37,7 +38,7 @@ class BearerTokenFactory final
     : public grpc::experimental::ClientInterceptorFactoryInterface {
  public:
   explicit BearerTokenFactory(const std::string& token)
-      : header_(absl::StrCat("Bearer ", token)) {}
+      : header_(absl::StrCat(kBearerPrefix, token)) {}
 
   grpc::experimental::Interceptor* CreateClientInterceptor(
       grpc::experimental::ClientRpcInfo*) override {
@@ -51,14 +52,12 @@ class BearerTokenFactory final
 
 absl::StatusOr<std::string> ReadPem(const char* option,
                                     const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream contents;
-  contents << file.rdbuf();
-  if (!file || contents.str().empty()) {
+  absl::StatusOr<std::string> contents = ReadSettingFile(option, path);
+  if (contents.ok() && contents->empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(option, ": cannot read ", path));
+        absl::StrCat(option, ": cannot read ", path, ": the file is empty"));
   }
-  return contents.str();
+  return contents;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "server/config/config.h"
 #include "server/config/settings.h"
 #include "server/config/values.h"
+#include "server/security/tls_credentials.h"
 
 namespace eventbus {
 
@@ -55,21 +56,11 @@ absl::Status ApplyEnvironment(
 
 absl::Status ValidateConfig(const Config& config) {
   const TlsConfig& tls = config.server.tls;
-  if (tls.cert_file.empty() && !tls.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "server.tls.key_file is set but server.tls.cert_file is not: TLS "
-        "needs both");
-  }
-  if (!tls.cert_file.empty() && tls.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "server.tls.cert_file is set but server.tls.key_file is not: TLS "
-        "needs both");
-  }
-  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
-    return absl::InvalidArgumentError(
-        "server.tls.client_ca_file needs server.tls.cert_file and "
-        "server.tls.key_file: client certificates are checked over TLS");
-  }
+  // The TLS combinations are the credentials' own rule.
+  EVENTBUS_RETURN_IF_ERROR(
+      ValidateTlsOptions({.cert_file = tls.cert_file,
+                          .key_file = tls.key_file,
+                          .client_ca_file = tls.client_ca_file}));
   if (!config.auth.subjects.empty() && tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError(
         "auth.subjects needs server.tls.client_ca_file: without client "

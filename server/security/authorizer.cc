@@ -13,14 +13,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/file.h"
+#include "base/metadata.h"
 #include "base/status_macros.h"
 
 namespace eventbus {
 namespace {
 
 constexpr size_t kMinTokenLength = 16;
-constexpr char kAuthorizationKey[] = "authorization";
-constexpr absl::string_view kBearer = "Bearer ";
+constexpr const char* kAuthorizationKey = kAuthorizationMetadataKey;
+constexpr absl::string_view kBearer = kBearerPrefix;
 
 // Abseil here has its own string_view; the public interface uses std's.
 absl::string_view View(std::string_view text) {

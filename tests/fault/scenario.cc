@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/proc_stats.h"
+#include "client/status.h"
 
 namespace eventbus::fault {
 namespace {
@@ -124,8 +125,7 @@ absl::StatusOr<uint64_t> PublishMarker(v1::EventBusService::Stub& stub) {
   v1::PublishResponse response;
   grpc::Status status = stub.Publish(&context, request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return client::FromGrpc(status);
   }
   return response.sequence();
 }

@@ -1,4 +1,5 @@
-// Micro-benchmarks of the bus core (eventbus_bus), no gRPC:
+// Micro-benchmarks of the bus core (eventbus_bus, plus grpc/response_encoding
+// for the response bytes), no gRPC server:
 //
 //   BM_CopyEvent             building the benchmark event (the baseline that
 //                            every publish below pays first)

@@ -37,7 +37,7 @@ class Daemon {
   // before they are cancelled.
   static constexpr absl::Duration kAfterDrainGrace = absl::Seconds(1);
 
-  // Creates the bus and starts serving on config.address. Errors:
+  // Creates the bus and starts serving on config.server.address. Errors:
   // InvalidArgument for settings the bus refuses, combinations
   // ValidateConfig refuses, and TLS or token files that are missing,
   // unreadable or invalid (the message names the key and the file);

@@ -333,7 +333,9 @@ class ExamplesTest(unittest.TestCase):
 
     def test_examples_send_the_token_of_the_environment(self):
         token = "examples-token-3c1f9e27ab"
-        tokens = os.path.join(os.path.dirname(_gen), "examples-tokens")
+        scratch = tempfile.TemporaryDirectory(prefix="eventbus-examples-")
+        self.addCleanup(scratch.cleanup)
+        tokens = os.path.join(scratch.name, "examples-tokens")
         with open(tokens, "w") as f:
             f.write(token + " publish,subscribe examples\n")
         daemon = self.daemon("--address", "127.0.0.1:0", "--auth-tokens-file", tokens)

@@ -1,10 +1,6 @@
 // The eventbus CLI binary against the real eventbusd.
 #include <signal.h>
-#include <unistd.h>
 
-#include <fstream>
-
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

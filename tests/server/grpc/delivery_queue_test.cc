@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,25 +18,28 @@ using ::testing::ElementsAre;
 // Appends its id to a shared log when run.
 class LoggingTask final : public DeliveryQueue::Task {
  public:
+  // base/mutex.h, not absl::Mutex: Debian's Abseil is not built with
+  // ThreadSanitizer, which would then not see this lock.
   struct Log {
-    absl::Mutex mu;
+    Mutex mu;
+    CondVar changed{&mu};
     std::vector<int> runs ABSL_GUARDED_BY(mu);
 
     // Waits, up to 30 s, until `count` runs are logged.
     std::vector<int> AwaitRuns(size_t count) {
-      absl::MutexLock lock(&mu);
-      const auto enough = [this, count]() ABSL_SHARED_LOCKS_REQUIRED(mu) {
-        return runs.size() >= count;
-      };
-      mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      MutexLock lock(&mu);
+      while (runs.size() < count && changed.WaitUntil(deadline)) {
+      }
       return runs;
     }
   };
 
   LoggingTask(int id, Log* log) : id_(id), log_(log) {}
   void Run() override {
-    absl::MutexLock lock(&log_->mu);
+    MutexLock lock(&log_->mu);
     log_->runs.push_back(id_);
+    log_->changed.SignalAll();
   }
 
  private:

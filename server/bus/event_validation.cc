@@ -1,8 +1,11 @@
 #include "server/bus/event_validation.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
+#include "base/text.h"
 
 namespace eventbus {
 namespace {
@@ -14,6 +17,45 @@ absl::Status CheckEnum(absl::string_view field, int value,
   if (is_valid(value)) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "event.", field, ": ", value, " is not a value of ", enum_name));
+}
+
+// Protobuf refuses to parse a string field that is not UTF-8: an event
+// holding one, published in process, could be stored but never read.
+absl::Status CheckUtf8(absl::string_view field, const std::string& value) {
+  if (IsValidUtf8(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("event.", field, " is not valid UTF-8"));
+}
+
+absl::Status ValidateStrings(const v1::Event& event) {
+  EVENTBUS_RETURN_IF_ERROR(CheckUtf8("id", event.id()));
+  EVENTBUS_RETURN_IF_ERROR(CheckUtf8("source", event.source()));
+  for (const auto& [key, value] : event.attributes()) {
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("attributes (a key)", key));
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8(
+        absl::StrCat("attributes[\"", EscapeForLog(key), "\"]"), value));
+  }
+  if (event.has_audit()) {
+    const v1::AuditEvent& audit = event.audit();
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("audit.username", audit.username()));
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("audit.client_ip", audit.client_ip()));
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("audit.user_agent", audit.user_agent()));
+    EVENTBUS_RETURN_IF_ERROR(
+        CheckUtf8("audit.resource_id", audit.resource_id()));
+    EVENTBUS_RETURN_IF_ERROR(
+        CheckUtf8("audit.access_location", audit.access_location()));
+    EVENTBUS_RETURN_IF_ERROR(
+        CheckUtf8("audit.error_message", audit.error_message()));
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("audit.metadata", audit.metadata()));
+    EVENTBUS_RETURN_IF_ERROR(CheckUtf8("audit.route", audit.route()));
+  }
+  if (event.has_space_name()) {
+    EVENTBUS_RETURN_IF_ERROR(
+        CheckUtf8("space_name.space", event.space_name().space()));
+    EVENTBUS_RETURN_IF_ERROR(
+        CheckUtf8("space_name.name", event.space_name().name()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateAudit(const v1::AuditEvent& audit) {
@@ -33,6 +75,7 @@ absl::Status ValidateAudit(const v1::AuditEvent& audit) {
 }  // namespace
 
 absl::Status ValidateEvent(const v1::Event& event) {
+  EVENTBUS_RETURN_IF_ERROR(ValidateStrings(event));
   switch (event.payload_case()) {
     case v1::Event::kAudit:
       return ValidateAudit(event.audit());

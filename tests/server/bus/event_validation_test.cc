@@ -1,5 +1,10 @@
 #include "server/bus/event_validation.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/bus/bus_test_util.h"
@@ -48,6 +53,52 @@ TEST(EventValidationTest, EnumOutsideItsEnumIsInvalid) {
             absl::InvalidArgumentError(
                 "event.space_name.registry_type: 100 is not a value of "
                 "eventbus.v1.RegistryType"));
+}
+
+// Sets every string field of `message` (and of the payload messages below
+// it), one at a time, to bytes that are not UTF-8, and expects `root` to be
+// refused naming that field: a string field added to the proto later is
+// covered without a change here.
+void ExpectEveryStringFieldChecked(v1::Event* root,
+                                   google::protobuf::Message* message,
+                                   const std::string& prefix) {
+  const google::protobuf::Descriptor* descriptor = message->GetDescriptor();
+  const google::protobuf::Reflection* reflection = message->GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    const std::string name = prefix + field->name();
+    if (field->is_map()) {
+      (*root->mutable_attributes())["k"] = "\xff";
+      EXPECT_THAT(ValidateEvent(*root),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           "event.attributes[\"k\"] is not valid UTF-8"));
+      root->mutable_attributes()->clear();
+      (*root->mutable_attributes())["\xff"] = "v";
+      EXPECT_THAT(ValidateEvent(*root),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           "event.attributes (a key) is not valid UTF-8"));
+      root->mutable_attributes()->clear();
+    } else if (field->type() ==
+               google::protobuf::FieldDescriptor::TYPE_STRING) {
+      reflection->SetString(message, field, "ok \xc3(");
+      EXPECT_THAT(ValidateEvent(*root),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           "event." + name + " is not valid UTF-8"));
+      reflection->ClearField(message, field);
+    } else if (field->type() ==
+                   google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
+               field->containing_oneof() != nullptr) {
+      ExpectEveryStringFieldChecked(
+          root, reflection->MutableMessage(message, field), name + ".");
+    }
+  }
+}
+
+TEST(EventValidationTest, EveryStringFieldMustBeUtf8) {
+  v1::Event audit = AuditEvent();
+  ExpectEveryStringFieldChecked(&audit, &audit, "");
+  v1::Event space_name = SpaceNameEvent();
+  ExpectEveryStringFieldChecked(&space_name, &space_name, "");
 }
 
 }  // namespace

@@ -54,14 +54,16 @@ absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
   const size_t id_field_size = event.id().empty() ? 2 + id.size() : 0;
   static_assert(v1::Event::kIdFieldNumber == 3);
   // Encode once, outside the lock, behind room for the assigned fields.
-  const size_t body_size = id_field_size + body->ByteSizeLong();
-  if (body_size > ring_->options().max_event_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event is ", body_size,
-                     " bytes serialized, over the limit "
-                     "bus.max_event_bytes = ",
-                     ring_->options().max_event_bytes));
+  // The limit counts what the publisher sent, in the publisher's terms.
+  const size_t sent_size = body->ByteSizeLong();
+  if (sent_size > ring_->options().max_event_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event is ", sent_size,
+        " bytes serialized (without sequence and publish_time), over the "
+        "limit bus.max_event_bytes = ",
+        ring_->options().max_event_bytes));
   }
+  const size_t body_size = id_field_size + sent_size;
   std::string buffer(StoredEvent::kAssignedFieldsReserve + body_size, '\0');
   auto* out = reinterpret_cast<uint8_t*>(buffer.data() +
                                          StoredEvent::kAssignedFieldsReserve);

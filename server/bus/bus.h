@@ -34,11 +34,15 @@ struct BusOptions {
   static constexpr uint64_t kMinEventBytes = 64;
   static constexpr uint64_t kMaxEventBytes = uint64_t{64} << 20;
   static constexpr uint64_t kMaxSubscribers = 1000000;
+  // Most bytes the assigned fields add to an event: a generated id (2 + 36)
+  // and room for the sequence and publish_time.
+  static constexpr uint64_t kMaxAssignedBytes = 38 + 32;
 
   // Events retained, 1..kMaxCapacity.
   uint64_t capacity = 1024;
-  // Largest accepted event, serialized with its assigned fields;
-  // kMinEventBytes..kMaxEventBytes.
+  // Largest accepted event as its publisher sent it, serialized without the
+  // fields the bus assigns (sequence, publish_time, a generated id); a stored
+  // event is at most kMaxAssignedBytes larger. kMinEventBytes..kMaxEventBytes.
   uint64_t max_event_bytes = 1 << 20;
   // Subscriptions alive at once, 1..kMaxSubscribers.
   uint64_t max_subscribers = 10000;

@@ -20,14 +20,6 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
     const int32_t nanos = static_cast<int32_t>(
         (now - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
     const uint64_t sequence = next_sequence_;
-    const size_t size = event->EncodedSizeWith(sequence, seconds, nanos);
-    if (size > options_.max_event_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event is ", size,
-                       " bytes serialized, over the limit "
-                       "bus.max_event_bytes = ",
-                       options_.max_event_bytes));
-    }
     event->Assign(sequence, seconds, nanos);
     ++next_sequence_;
     const size_t slot = (sequence - 1) % options_.capacity;

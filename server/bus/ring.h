@@ -30,8 +30,8 @@ class Ring {
 
   // Assigns the next sequence and the publish time to `event`, stores it and
   // wakes armed subscriptions. Returns the sequence and the subscriber count.
-  // Errors: Unavailable when closed, InvalidArgument when the encoding with
-  // the assigned fields exceeds max_event_bytes (nothing is consumed).
+  // Error: Unavailable when closed (nothing is consumed). The size limit is
+  // the Bus's to check, before the event is encoded.
   absl::StatusOr<PublishResult> Append(std::shared_ptr<StoredEvent> event)
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -20,28 +20,13 @@ size_t TimestampBodySize(int64_t seconds, int32_t nanos) {
   return size;
 }
 
-size_t AssignedFieldsSize(uint64_t sequence, int64_t seconds, int32_t nanos) {
-  size_t size = 0;
-  if (sequence != 0) size += 1 + VarintSize(sequence);
-  const size_t timestamp = TimestampBodySize(seconds, nanos);
-  return size + 1 + VarintSize(timestamp) + timestamp;
-}
-
 }  // namespace
-
-size_t StoredEvent::EncodedSizeWith(uint64_t sequence, int64_t seconds,
-                                    int32_t nanos) const {
-  return buffer_.size() - kAssignedFieldsReserve +
-         AssignedFieldsSize(sequence, seconds, nanos);
-}
 
 const v1::Event& StoredEvent::event() const {
   std::call_once(parsed_once_, [this] {
     parsed_ = std::make_unique<v1::Event>();
-    // The bus encoded these bytes from an Event that passed validation.
-    // Parsing fails only on invalid UTF-8, which no event arriving over
-    // gRPC can hold (its request would not have parsed); an in-process
-    // publisher's could leave the fields after that string unset here.
+    // The bus encoded these bytes from an Event that passed validation,
+    // UTF-8 of every string field included: parsing cannot fail.
     const std::string_view bytes = encoded();
     parsed_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
   });

@@ -46,11 +46,6 @@ class StoredEvent {
     return std::string_view(buffer_).substr(encoded_offset_);
   }
 
-  // Size the encoding will have once Assign() adds `sequence` and the
-  // timestamp (`seconds`, `nanos`).
-  size_t EncodedSizeWith(uint64_t sequence, int64_t seconds,
-                         int32_t nanos) const;
-
   // Writes the encoding of the bus-assigned fields in front of the body.
   // Called exactly once, before the event is shared.
   // Protobuf writes known fields in field-number order, and these are fields 1

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/bus/bus_test_util.h"
@@ -16,6 +17,7 @@ namespace eventbus {
 namespace {
 
 using ::eventbus::testing::AuditEvent;
+using ::eventbus::testing::IsOk;
 using ::eventbus::testing::Sequences;
 using ::eventbus::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -162,15 +164,26 @@ TEST_F(BusTest, OversizedEventIsRejectedNamingTheLimit) {
   EXPECT_EQ(bus.next_sequence(), 1u);
 }
 
-TEST_F(BusTest, SizeLimitCountsTheAssignedFields) {
+TEST_F(BusTest, SizeLimitCountsWhatThePublisherSent) {
+  // At the limit as sent, without an id: accepted, though the stored event
+  // is larger by the id, sequence and time the bus assigns.
   v1::Event event = AuditEvent(std::string(100, 'x'));
-  event.set_id("fixed");
-  const size_t body = event.ByteSizeLong();
+  const size_t sent = event.ByteSizeLong();
   BusOptions options;
-  options.max_event_bytes = body + 2;  // room for the sequence, not the time
+  options.max_event_bytes = sent;
   Bus bus = *Bus::Create(options);
-  EXPECT_THAT(bus.Publish(event), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(bus.next_sequence(), 1u);
+  ASSERT_THAT(bus.Publish(event), IsOk());
+  // Sequence and publish_time sent by the publisher are replaced, not
+  // counted; one byte more of its own is over, and the message says the
+  // size it sent.
+  event.set_sequence(12345);
+  ASSERT_THAT(bus.Publish(event), IsOk());
+  event = AuditEvent(std::string(101, 'x'));
+  EXPECT_THAT(bus.Publish(event),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(absl::StrCat("event is ", sent + 1,
+                                              " bytes serialized"))));
+  EXPECT_EQ(bus.next_sequence(), 3u);
 }
 
 TEST_F(BusTest, SubscriberSeesOnlyEventsAfterSubscribing) {

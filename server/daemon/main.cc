@@ -3,6 +3,7 @@
 // configuration or usage. Under a service manager that sets $NOTIFY_SOCKET
 // (systemd Type=notify) it reports READY=1 once it serves and STOPPING=1
 // when the drain begins.
+#include <google/protobuf/stubs/logging.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -43,6 +44,18 @@ void SetUpLogging(const std::string& level) {
                       spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+  // Protobuf logs an error line of its own format for every request that
+  // holds a string that is not UTF-8: a client could flood the log with
+  // them. The refusal is the client's answer; here it is a debug line.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level,
+                                     const char* file, int line,
+                                     const std::string& message) {
+    if (level >= google::protobuf::LOGLEVEL_FATAL) {
+      spdlog::critical("protobuf {}:{}: {}", file, line, message);
+    } else {
+      spdlog::debug("protobuf {}:{}: {}", file, line, message);
+    }
+  });
 }
 
 // The tokens of EVENTBUS_AUTH_TOKENS, once copied into the config, are

@@ -37,9 +37,13 @@
 
 namespace eventbus {
 
+// Every method is raw (ByteBuffer in and out): the service parses each
+// request itself, see raw_message.h.
 class EventBusService final
-    : public v1::EventBusService::WithRawCallbackMethod_Subscribe<
-          v1::EventBusService::CallbackService> {
+    : public v1::EventBusService::WithRawCallbackMethod_Publish<
+          v1::EventBusService::WithRawCallbackMethod_Subscribe<
+              v1::EventBusService::WithRawCallbackMethod_PublishStream<
+                  v1::EventBusService::Service>>> {
  public:
   // Threads that start the writes of woken Subscribe streams.
   static constexpr int kDeliveryThreads = 1;
@@ -64,15 +68,15 @@ class EventBusService final
                          kMaxResponseBytes) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
-                                    const v1::PublishRequest* request,
-                                    v1::PublishResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
 
-  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
-  PublishStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
+      grpc::CallbackServerContext* context) override;
 
  private:
   const Bus bus_;

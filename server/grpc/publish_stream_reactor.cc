@@ -5,8 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/grpc/grpc_status.h"
+#include "server/grpc/raw_message.h"
 
 namespace eventbus {
 
@@ -27,20 +29,24 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     reads_done_ = true;  // half-closed by the client, or broken
   } else {
     // The request's events in order: `event`, or each of `events`.
-    absl::Status refused;
-    if (request_.has_event() == (request_.events_size() > 0)) {
+    ++requests_read_;
+    v1::PublishStreamRequest request;
+    absl::Status refused = ParseRawMessage(
+        request_, absl::StrCat("request ", requests_read_, " of the stream"),
+        &request);
+    if (refused.ok() && request.has_event() == (request.events_size() > 0)) {
       refused = absl::InvalidArgumentError(
-          request_.has_event()
+          request.has_event()
               ? "PublishStreamRequest carries both event and events"
               : "PublishStreamRequest.event or .events is required");
     }
-    const int count = request_.has_event() ? 1 : request_.events_size();
+    const int count = request.has_event() ? 1 : request.events_size();
     // Published outside the lock; their acknowledgements are queued under it.
     std::vector<PublishResult> published;
     published.reserve(count);
     for (int i = 0; refused.ok() && i < count; ++i) {
       const v1::Event& event =
-          request_.has_event() ? request_.event() : request_.events(i);
+          request.has_event() ? request.event() : request.events(i);
       absl::StatusOr<PublishResult> result =
           [&]() -> absl::StatusOr<PublishResult> {
         EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, event));
@@ -95,7 +101,7 @@ void PublishStreamReactor::Advance() {
     MutexLock lock(&mu_);
     if (writing_ || finished_) return;
     if (pending_.acks_size() > 0) {
-      response_.Swap(&pending_);
+      response_ = SerializeRawMessage(pending_);
       pending_.clear_acks();
       writing_ = true;
       next = Next::kWrite;

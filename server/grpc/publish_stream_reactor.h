@@ -5,8 +5,10 @@
 // acknowledgements are written in batches, one write in flight, while the next
 // read is already pending, so a publisher with a window of events in flight
 // pays no round trip per event. Reading pauses while kMaxPendingAcks
-// acknowledgements wait for the client. The first rejected event ends the call
-// with its status once the acknowledgements before it are written.
+// acknowledgements wait for the client. The first rejected event, or the first
+// request that does not parse, ends the call with its status once the
+// acknowledgements before it are written. Requests and responses are raw
+// bytes, parsed and encoded here (raw_message.h).
 //
 // Owned by gRPC: created by EventBusService::PublishStream, deleted in
 // OnDone. Locking: mu_ guards the state shared by the read and write
@@ -26,8 +28,7 @@
 namespace eventbus {
 
 class PublishStreamReactor final
-    : public grpc::ServerBidiReactor<v1::PublishStreamRequest,
-                                     v1::PublishStreamResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // Acknowledgements waiting for the client before reading pauses.
   static constexpr int kMaxPendingAcks = 4096;
@@ -52,9 +53,11 @@ class PublishStreamReactor final
   // The peer as PeerLimits counts it (host, without the port).
   const std::string limited_peer_;
   // Owned by the one read in flight.
-  v1::PublishStreamRequest request_;
+  grpc::ByteBuffer request_;
+  // Requests read so far, the one being handled included.
+  uint64_t requests_read_ = 0;
   // Owned by the one write in flight.
-  v1::PublishStreamResponse response_;
+  grpc::ByteBuffer response_;
 
   Mutex mu_;
   v1::PublishStreamResponse pending_ ABSL_GUARDED_BY(mu_);

@@ -1,30 +1,18 @@
 #include "server/grpc/subscribe_request.h"
 
-#include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "base/status_macros.h"
 #include "server/bus/event_matcher.h"
+#include "server/grpc/raw_message.h"
 
 namespace eventbus {
 
 absl::StatusOr<v1::SubscribeRequest> ParseSubscribeRequest(
     const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
   v1::SubscribeRequest request;
-  if (!buffer.Dump(&slices).ok()) {
-    return absl::InvalidArgumentError("cannot read the SubscribeRequest");
-  }
-  std::string bytes;
-  for (const auto& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  if (!request.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        "the request is not a valid eventbus.v1.SubscribeRequest");
-  }
+  EVENTBUS_RETURN_IF_ERROR(ParseRawMessage(buffer, "the request", &request));
   return request;
 }
 

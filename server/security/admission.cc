@@ -16,13 +16,6 @@ Admission::Admission() {
                      .max_filter_size = kUnlimited};
 }
 
-absl::Status Admission::AdmitPublish(const grpc::ServerContextBase& context,
-                                     const v1::Event& event) const {
-  EVENTBUS_RETURN_IF_ERROR(AuthorizePublisher(context));
-  return AdmitEvent(
-      peer_limits_ == nullptr ? "" : PeerLimits::PeerOf(context.peer()), event);
-}
-
 absl::Status Admission::AuthorizePublisher(
     const grpc::ServerContextBase& context) const {
   if (authorizer_ == nullptr) return absl::OkStatus();

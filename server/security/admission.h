@@ -37,10 +37,6 @@ class Admission {
         peer_limits_(std::move(peer_limits)),
         request_limits_(request_limits) {}
 
-  // A unary Publish of `event`: AuthorizePublisher, then AdmitEvent.
-  absl::Status AdmitPublish(const grpc::ServerContextBase& context,
-                            const v1::Event& event) const;
-
   // The publish right of the call.
   absl::Status AuthorizePublisher(const grpc::ServerContextBase& context) const;
 

@@ -23,13 +23,15 @@ namespace {
 using ::eventbus::testing::AuditEvent;
 using ::testing::HasSubstr;
 
-class PublishStreamOnly final : public v1::EventBusService::CallbackService {
+class PublishStreamOnly final
+    : public v1::EventBusService::WithRawCallbackMethod_PublishStream<
+          v1::EventBusService::Service> {
  public:
   PublishStreamOnly(Bus bus, Admission admission)
       : bus_(std::move(bus)), admission_(std::move(admission)) {}
 
-  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
-  PublishStream(grpc::CallbackServerContext* context) override {
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
+      grpc::CallbackServerContext* context) override {
     return new PublishStreamReactor(context, bus_, admission_);
   }
 
@@ -120,6 +122,39 @@ TEST_F(PublishStreamReactorTest, FirstRefusedEventEndsTheStreamWithItsStatus) {
   EXPECT_EQ(outcome.acked, (std::vector<uint64_t>{1}));
   // Nothing after the refused event was published.
   EXPECT_EQ(bus_->next_sequence(), 2u);
+}
+
+// A request that does not parse (here: a string that is not UTF-8, which
+// the typed client encodes but the daemon's parser refuses) ends the stream
+// with INVALID_ARGUMENT naming the request, wherever it comes: everything
+// before it acknowledged, nothing after it published.
+TEST_F(PublishStreamReactorTest, UnparsableRequestEndsTheStreamNamingIt) {
+  Start();
+  v1::Event bad = AuditEvent();
+  bad.set_source("bad \xff source");
+  struct Case {
+    std::vector<v1::PublishStreamRequest> requests;
+    int bad_request;
+    size_t acked;
+  };
+  const v1::PublishStreamRequest good = One(AuditEvent());
+  const std::vector<Case> cases = {
+      {{One(bad), good, good}, 1, 0},
+      {{good, One(bad), good, good}, 2, 1},
+      {{good, good, One(bad)}, 3, 2},
+  };
+  uint64_t published = 0;
+  for (const Case& c : cases) {
+    const Outcome outcome = Exchange(c.requests);
+    EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(outcome.status.error_message(),
+              absl::StrCat("request ", c.bad_request,
+                           " of the stream is not a valid "
+                           "eventbus.v1.PublishStreamRequest"));
+    EXPECT_EQ(outcome.acked.size(), c.acked);
+    published += c.acked;
+    EXPECT_EQ(bus_->next_sequence(), published + 1);
+  }
 }
 
 TEST_F(PublishStreamReactorTest, AdmissionLimitsApplyToEachEvent) {

@@ -1,8 +1,10 @@
 #include "base/file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstdio>
-#include <memory>
 #include <system_error>
 
 #include "absl/status/status.h"
@@ -10,29 +12,79 @@
 #include "absl/strings/string_view.h"
 
 namespace eventbus {
+namespace {
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  const auto fail = [](int error) {
-    return absl::Status(
-        absl::ErrnoToStatusCode(error),
-        std::error_code(error, std::generic_category()).message());
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
-      std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (file == nullptr) return fail(errno);
-  std::string contents;
-  char buffer[8192];
-  size_t count = 0;
-  while ((count = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) {
-    contents.append(buffer, count);
+absl::Status ErrnoStatus(int error) {
+  return absl::Status(
+      absl::ErrnoToStatusCode(error),
+      std::error_code(error, std::generic_category()).message());
+}
+
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Closes the descriptor it holds.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) close(fd_);
   }
-  if (std::ferror(file.get())) return fail(errno);
+  int get() const { return fd_; }
+
+ private:
+  const int fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path,
+                                             size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+  const FileDescriptor file(
+      open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (file.get() < 0) return ErrnoStatus(errno);
+  struct stat info;
+  if (fstat(file.get(), &info) != 0) return ErrnoStatus(errno);
+  if (!S_ISREG(info.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "is ", FileTypeName(info.st_mode), ", not a regular file"));
+  }
+  const auto too_large = [&](uint64_t size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("is ", size, " bytes, over the limit of ", max_bytes));
+  };
+  if (static_cast<uint64_t>(info.st_size) > max_bytes) {
+    return too_large(info.st_size);
+  }
+  // Read to the limit and one byte past it: the file may grow meanwhile.
+  std::string contents(max_bytes + 1, '\0');
+  size_t length = 0;
+  while (length < contents.size()) {
+    const ssize_t count =
+        read(file.get(), contents.data() + length, contents.size() - length);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) return ErrnoStatus(errno);
+    if (count == 0) break;
+    length += static_cast<size_t>(count);
+  }
+  if (length > max_bytes) return too_large(length);
+  contents.resize(length);
   return contents;
 }
 
 absl::StatusOr<std::string> ReadSettingFile(std::string_view key,
-                                            const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
+                                            const std::string& path,
+                                            size_t max_bytes) {
+  absl::StatusOr<std::string> text = ReadFileToString(path, max_bytes);
   if (!text.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(absl::string_view(key.data(), key.size()),

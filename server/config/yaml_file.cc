@@ -256,8 +256,9 @@ absl::StatusOr<Config> ParseConfigYaml(std::string_view text,
 absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config base) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot read config file ", path, ": ", text.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--config: cannot read config file ", path, ": ",
+                     text.status().message()));
   }
   return ParseConfigYaml(*text, path, std::move(base));
 }

@@ -1,5 +1,7 @@
 #include "base/file.h"
 
+#include <sys/stat.h>
+
 #include <string>
 #include <string_view>
 
@@ -42,7 +44,29 @@ TEST(FileTest, ReadSettingFileNamesKeyAndFile) {
                     "file or directory"));
   EXPECT_EQ(ReadSettingFile("auth.tokens_file", dir.path()).status(),
             Invalid("auth.tokens_file: cannot read " + dir.path() +
-                    ": Is a directory"));
+                    ": is a directory, not a regular file"));
+}
+
+// Neither waited on nor read without bound: a FIFO without a writer, a
+// device that never ends, a file over the limit.
+TEST(FileTest, OnlyRegularFilesWithinTheLimit) {
+  const TempDir dir("eventbus-file");
+  const std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(ReadFileToString(fifo),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "is a FIFO, not a regular file"));
+  EXPECT_THAT(ReadFileToString("/dev/zero"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "is a character device, not a regular file"));
+  const std::string big = dir.WriteFile("big", std::string(101, 'x'));
+  EXPECT_THAT(ReadFileToString(big, 100),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "is 101 bytes, over the limit of 100"));
+  EXPECT_EQ(ReadFileToString(big, 101).value(), std::string(101, 'x'));
+  EXPECT_EQ(ReadSettingFile("auth.tokens_file", fifo).status(),
+            Invalid("auth.tokens_file: cannot read " + fifo +
+                    ": is a FIFO, not a regular file"));
 }
 
 }  // namespace

@@ -429,12 +429,15 @@ TEST(ConfigTest, LoadsFileAndNamesItInErrors) {
 
 TEST(ConfigTest, UnreadableFile) {
   EXPECT_EQ(LoadConfigFile("/x/y.yaml", Config{}).status(),
-            Invalid("cannot read config file /x/y.yaml: No such file or "
-                    "directory"));
+            Invalid("--config: cannot read config file /x/y.yaml: No such "
+                    "file or directory"));
   const testing::TempDir dir;
-  EXPECT_EQ(
-      LoadConfigFile(dir.path(), Config{}).status(),
-      Invalid("cannot read config file " + dir.path() + ": Is a directory"));
+  EXPECT_EQ(LoadConfigFile(dir.path(), Config{}).status(),
+            Invalid("--config: cannot read config file " + dir.path() +
+                    ": is a directory, not a regular file"));
+  EXPECT_EQ(LoadConfigFile("/dev/zero", Config{}).status(),
+            Invalid("--config: cannot read config file /dev/zero: is a "
+                    "character device, not a regular file"));
 }
 
 // --- Environment.
@@ -548,8 +551,8 @@ TEST(ConfigTest, BadCommandLines) {
   EXPECT_EQ(Invoke({"--drain-timeout", "-1s"}).status(),
             Invalid("--drain-timeout: must be between 0s and 1h, got -1s"));
   EXPECT_EQ(Invoke({"--config", "/x/y.yaml"}).status(),
-            Invalid("cannot read config file /x/y.yaml: No such file or "
-                    "directory"));
+            Invalid("--config: cannot read config file /x/y.yaml: No such "
+                    "file or directory"));
   EXPECT_EQ(
       Invoke({}, FakeEnv({{"EVENTBUS_BUS_MAX_EVENT_BYTES", "1GiB"}})).status(),
       Invalid("environment EVENTBUS_BUS_MAX_EVENT_BYTES: "

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/config/config.h"
 #include "server/daemon/daemon.h"
+#include "server/daemon/shutdown_signals.h"
 #include "server/daemon/systemd_notify.h"
 
 namespace {
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
   // own locks are std::mutex (base/mutex.h), checked by -Wthread-safety
   // and ThreadSanitizer instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Before any file is read or thread started: see shutdown_signals.h.
+  static eventbus::ShutdownSignals* const signals =
+      new eventbus::ShutdownSignals();
   absl::StatusOr<eventbus::Invocation> invocation =
       eventbus::ParseInvocation(argc, argv, GetEnv);
   EraseTokensFromEnvironment();
@@ -99,20 +103,13 @@ int main(int argc, char** argv) {
   const eventbus::BusConfig bus = config.bus;
   const uint32_t max_subscribers = config.server.max_subscribers;
 
-  // Signals are taken by sigwait below; block them before gRPC starts its
-  // threads, which inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   absl::StatusOr<std::unique_ptr<eventbus::Daemon>> daemon =
       eventbus::Daemon::Start(std::move(config));
   if (!daemon.ok()) {
     spdlog::error("cannot start: {}", std::string(daemon.status().message()));
     return daemon.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
+  signals->Serving();
   spdlog::info(
       "eventbusd {} listening on {} (capacity {}, max_event_bytes {}, "
       "max_subscribers {}, instance {})",
@@ -120,8 +117,7 @@ int main(int argc, char** argv) {
       max_subscribers, (*daemon)->instance_id());
   TellServiceManager("READY=1\nSTATUS=serving on " + (*daemon)->address());
 
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = signals->Await();
   spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   TellServiceManager("STOPPING=1\nSTATUS=draining");
   (*daemon)->Drain();

@@ -1,6 +1,9 @@
 #include "server/config/address.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -56,6 +59,14 @@ absl::Status ValidateAddress(std::string_view text) {
     if (address.size() == 5) {
       return absl::InvalidArgumentError(
           absl::StrCat("unix: needs a socket path, got ", Quoted(address)));
+    }
+    // The path and its terminating NUL must fit sockaddr_un.sun_path.
+    const size_t path_bytes = address.size() - 5;
+    if (path_bytes >= sizeof(sockaddr_un::sun_path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the unix socket path is ", path_bytes,
+                       " bytes, over the kernel's limit of ",
+                       sizeof(sockaddr_un::sun_path) - 1));
     }
     return absl::OkStatus();
   }
@@ -122,6 +133,33 @@ bool IsLoopbackAddress(std::string_view address) {
            (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
   }
   return false;
+}
+
+absl::Status CheckUnixSocketDirectory(std::string_view text) {
+  const absl::string_view address = View(text);
+  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const std::string path(address.substr(5));
+  const size_t slash = path.rfind('/');
+  const std::string directory = slash == std::string::npos ? "."
+                                : slash == 0               ? "/"
+                                             : path.substr(0, slash);
+  struct stat info;
+  if (stat(directory.c_str(), &info) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the socket ", path, ": its directory ",
+                     directory, " does not exist or cannot be reached"));
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create the socket ",
+                                                   path, ": ", directory,
+                                                   " is not a directory"));
+  }
+  if (access(directory.c_str(), W_OK | X_OK) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the socket ", path, ": its directory ",
+                     directory, " is not writable by this user"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace eventbus

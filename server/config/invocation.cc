@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
+#include "server/config/address.h"
 #include "server/config/config.h"
 #include "server/config/settings.h"
 #include "server/config/values.h"
@@ -61,6 +62,11 @@ absl::Status ValidateConfig(const Config& config) {
       ValidateTlsOptions({.cert_file = tls.cert_file,
                           .key_file = tls.key_file,
                           .client_ca_file = tls.client_ca_file}));
+  if (absl::Status status = CheckUnixSocketDirectory(config.server.address);
+      !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server.address: ", status.message()));
+  }
   if (!config.auth.subjects.empty() && tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError(
         "auth.subjects needs server.tls.client_ca_file: without client "

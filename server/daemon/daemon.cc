@@ -2,10 +2,16 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -76,6 +82,68 @@ void LogSecurity(const ServerConfig& config, const Authorizer& authorizer,
   }
 }
 
+// Why gRPC could not listen on `address` (it says so only in its own log):
+// the errno of binding a socket there ourselves, as gRPC would
+// (SO_REUSEADDR), for example "Address already in use (EADDRINUSE)".
+std::string ListenFailureReason(const std::string& address) {
+  const auto reason = [](int error) {
+    const char* name = strerrorname_np(error);
+    return absl::StrCat(std::strerror(error), " (",
+                        name != nullptr ? name : "unknown errno", ")");
+  };
+  if (absl::StartsWith(address, "unix:")) {
+    sockaddr_un socket_address{};
+    socket_address.sun_family = AF_UNIX;
+    const std::string path = address.substr(5);
+    path.copy(socket_address.sun_path, sizeof(socket_address.sun_path) - 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return reason(errno);
+    const int bound = bind(fd, reinterpret_cast<sockaddr*>(&socket_address),
+                           sizeof(socket_address));
+    const int error = errno;
+    close(fd);
+    if (bound == 0) {
+      unlink(path.c_str());
+      return "gRPC refused it (see its log line above)";
+    }
+    return reason(error);
+  }
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (absl::StartsWith(host, "[")) host = host.substr(1, host.size() - 2);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_flags = AI_PASSIVE;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int error = getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                                    port.c_str(), &hints, &found);
+      error != 0) {
+    return absl::StrCat("cannot resolve ", host, ": ", gai_strerror(error));
+  }
+  std::string result = "gRPC refused it (see its log line above)";
+  for (const addrinfo* candidate = found; candidate != nullptr;
+       candidate = candidate->ai_next) {
+    const int fd =
+        socket(candidate->ai_family, candidate->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      result = reason(errno);
+      continue;
+    }
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    const int bound = bind(fd, candidate->ai_addr, candidate->ai_addrlen);
+    const int error = errno;
+    close(fd);
+    if (bound != 0) {
+      result = reason(error);
+      break;
+    }
+  }
+  freeaddrinfo(found);
+  return result;
+}
+
 // "127.0.0.1:0" listened on port 43215 -> "127.0.0.1:43215".
 std::string ResolvedAddress(const std::string& address, int port) {
   if (absl::StartsWith(address, "unix:")) return address;
@@ -130,8 +198,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   if (daemon->server_ == nullptr ||
       (port == 0 && !absl::StartsWith(server.address, "unix:"))) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", server.address,
-                     " (address in use, or not an address of this host?)"));
+        absl::StrCat("server.address: cannot listen on ", server.address, ": ",
+                     ListenFailureReason(server.address)));
   }
   daemon->address_ = ResolvedAddress(server.address, port);
   LogSecurity(server, *authorizer, daemon->address_);

@@ -191,7 +191,9 @@ TEST_F(DaemonTest, AddressInUseExitsOne) {
   StartDaemon({"--address", "127.0.0.1:0"});
   std::string log;
   EXPECT_EQ(RunToExit({"--address", daemon_->address()}, &log), 1);
-  EXPECT_THAT(log, HasSubstr("cannot listen on " + daemon_->address()));
+  EXPECT_THAT(
+      log, HasSubstr("server.address: cannot listen on " + daemon_->address() +
+                     ": Address already in use (EADDRINUSE)"));
 }
 
 TEST_F(DaemonTest, MissingConfigFileExitsTwo) {

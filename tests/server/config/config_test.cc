@@ -11,12 +11,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/config/address.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace eventbus {
 namespace {
 
+using ::eventbus::testing::IsOk;
 using Getenv = std::function<std::optional<std::string>(const std::string&)>;
 
 // A fake environment holding exactly `vars`.
@@ -268,6 +272,27 @@ TEST(ConfigTest, Addresses) {
   }
 }
 
+// A unix socket in a directory that cannot hold it fails validation (exit
+// 2 naming the key), not at bind time.
+TEST(ConfigTest, UnixSocketNeedsAWritableDirectory) {
+  const testing::TempDir dir;
+  Config config;
+  config.server.address = "unix:" + dir.path() + "/bus.sock";
+  EXPECT_THAT(ValidateConfig(config), IsOk());
+  config.server.address = "unix:" + dir.path() + "/missing/bus.sock";
+  EXPECT_EQ(ValidateConfig(config),
+            Invalid("server.address: cannot create the socket " + dir.path() +
+                    "/missing/bus.sock: its directory " + dir.path() +
+                    "/missing does not exist or cannot be reached"));
+  const std::string file = dir.WriteFile("file", "");
+  config.server.address = "unix:" + file + "/bus.sock";
+  EXPECT_EQ(ValidateConfig(config),
+            Invalid("server.address: cannot create the socket " + file +
+                    "/bus.sock: " + file + " is not a directory"));
+  // The 107-byte path itself is accepted by the syntax check.
+  EXPECT_THAT(ValidateAddress("unix:/" + std::string(106, 's')), IsOk());
+}
+
 TEST(ConfigTest, BadAddresses) {
   const std::map<std::string, std::string> errors = {
       {"localhost", "expected host:port or unix:PATH, got \"localhost\""},
@@ -289,6 +314,8 @@ TEST(ConfigTest, BadAddresses) {
       {"[::1]", "expected [IPv6]:port, got \"[::1]\""},
       {"[zz]:80", "invalid IPv6 address \"zz\" in \"[zz]:80\""},
       {"a b:80", "invalid host \"a b\" in \"a b:80\""},
+      {"unix:/" + std::string(107, 's'),
+       "the unix socket path is 108 bytes, over the kernel's limit of 107"},
   };
   for (const auto& [address, reason] : errors) {
     EXPECT_EQ(ParseKey("server", "address",

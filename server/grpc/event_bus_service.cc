@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "base/metadata.h"
 #include "base/status_macros.h"
+#include "base/text.h"
 #include "server/grpc/grpc_status.h"
 #include "server/grpc/publish_stream_reactor.h"
 #include "server/grpc/raw_message.h"
@@ -30,8 +31,8 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
                                          request.event());
           }();
       !admitted.ok()) {
-    spdlog::debug("publish from {} refused: {}", context->peer(),
-                  admitted.ToString());
+    refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),
+                      admitted);
     reactor->Finish(ToGrpcStatus(admitted));
     return reactor;
   }
@@ -42,14 +43,16 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   }
   absl::StatusOr<PublishResult> result = bus_.Publish(request.event());
   if (!result.ok()) {
-    spdlog::debug("publish from {} refused: {}", context->peer(),
-                  result.status().ToString());
+    refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),
+                      result.status());
     reactor->Finish(ToGrpcStatus(result.status()));
     return reactor;
   }
-  spdlog::debug("published sequence={} id={} source={} subscribers={}",
-                result->sequence, result->id, request.event().source(),
-                result->subscribers);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("published sequence={} id={} source={} subscribers={}",
+                  result->sequence, EscapeForLog(result->id),
+                  EscapeForLog(request.event().source()), result->subscribers);
+  }
   v1::PublishResponse response;
   response.set_sequence(result->sequence);
   response.set_id(std::move(result->id));
@@ -63,7 +66,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   context->AddInitialMetadata(kInstanceMetadataKey, instance_id_);
   return SubscribeReactor::Start(context, *request, bus_, admission_,
-                                 delivery_.get(), &response_budget_);
+                                 delivery_.get(), &response_budget_,
+                                 &refusals_);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
@@ -71,12 +75,12 @@ EventBusService::PublishStream(grpc::CallbackServerContext* context) {
   context->AddInitialMetadata(kInstanceMetadataKey, instance_id_);
   if (absl::Status admitted = admission_.AuthorizePublisher(*context);
       !admitted.ok()) {
-    spdlog::debug("publish stream from {} refused: {}", context->peer(),
-                  admitted.ToString());
+    refusals_.Refused(RefusalLog::Level::kDebug, "publish stream",
+                      context->peer(), admitted);
     return new RefusedBidiStream<grpc::ByteBuffer, grpc::ByteBuffer>(
         ToGrpcStatus(admitted));
   }
-  return new PublishStreamReactor(context, bus_, admission_);
+  return new PublishStreamReactor(context, bus_, admission_, &refusals_);
 }
 
 }  // namespace eventbus

@@ -32,6 +32,7 @@
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "server/bus/bus.h"
 #include "server/grpc/delivery_queue.h"
+#include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
 #include "server/security/admission.h"
 
@@ -84,6 +85,7 @@ class EventBusService final
   const Admission admission_;
   const std::unique_ptr<DeliveryQueue> delivery_;
   ResponseBudget response_budget_;
+  RefusalLog refusals_;
 };
 
 }  // namespace eventbus

@@ -13,9 +13,11 @@
 namespace eventbus {
 
 PublishStreamReactor::PublishStreamReactor(grpc::CallbackServerContext* context,
-                                           Bus bus, Admission admission)
+                                           Bus bus, Admission admission,
+                                           RefusalLog* refusals)
     : bus_(std::move(bus)),
       admission_(std::move(admission)),
+      refusals_(refusals),
       peer_(context->peer()),
       limited_peer_(PeerLimits::PeerOf(peer_)) {
   StartSendInitialMetadata();
@@ -66,8 +68,8 @@ void PublishStreamReactor::OnReadDone(bool ok) {
       ack->set_subscribers(static_cast<uint32_t>(result.subscribers));
     }
     if (!refused.ok()) {
-      spdlog::debug("stream publish from {} refused: {}", peer_,
-                    refused.ToString());
+      refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
+                         refused);
       error_ = refused;
       reads_done_ = true;
     } else {

@@ -23,6 +23,7 @@
 #include "base/mutex.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "server/bus/bus.h"
+#include "server/grpc/refusal_log.h"
 #include "server/security/admission.h"
 
 namespace eventbus {
@@ -35,9 +36,10 @@ class PublishStreamReactor final
 
   // Each event passes `admission.AdmitEvent` (the peer's publish rate, the
   // attribute limits) before the bus sees it; the caller has already
-  // checked the publish right.
+  // checked the publish right. A refusal is logged to `refusals`, which
+  // must outlive the stream.
   PublishStreamReactor(grpc::CallbackServerContext* context, Bus bus,
-                       Admission admission);
+                       Admission admission, RefusalLog* refusals);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -49,6 +51,7 @@ class PublishStreamReactor final
 
   const Bus bus_;
   const Admission admission_;
+  RefusalLog* const refusals_;
   const std::string peer_;
   // The peer as PeerLimits counts it (host, without the port).
   const std::string limited_peer_;

@@ -9,24 +9,23 @@
 #include "absl/time/clock.h"
 #include "base/metadata.h"
 #include "base/status_macros.h"
+#include "base/text.h"
 #include "server/grpc/grpc_status.h"
 #include "server/grpc/response_encoding.h"
 #include "server/grpc/subscribe_request.h"
 
 namespace eventbus {
 
-SubscribeReactor* SubscribeReactor::Start(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer& request,
-                                          const Bus& bus,
-                                          const Admission& admission,
-                                          DeliveryQueue* delivery,
-                                          ResponseBudget* budget) {
+SubscribeReactor* SubscribeReactor::Start(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& request,
+    const Bus& bus, const Admission& admission, DeliveryQueue* delivery,
+    ResponseBudget* budget, RefusalLog* refusals) {
   auto reactor = std::make_shared<SubscribeReactor>(context, delivery, budget);
   {
     MutexLock lock(&reactor->mu_);
     reactor->self_ = reactor;
   }
-  reactor->Begin(context, request, bus, admission);
+  reactor->Begin(context, request, bus, admission, refusals);
   return reactor.get();
 }
 
@@ -74,7 +73,7 @@ void SubscribeReactor::OnDone() {
 
 void SubscribeReactor::Begin(grpc::CallbackServerContext* context,
                              const grpc::ByteBuffer& request, const Bus& bus,
-                             const Admission& admission) {
+                             const Admission& admission, RefusalLog* refusals) {
   absl::StatusOr<std::unique_ptr<Subscription>> subscription =
       [&]() -> absl::StatusOr<std::unique_ptr<Subscription>> {
     EVENTBUS_ASSIGN_OR_RETURN(peer_lease_, admission.AdmitSubscriber(*context));
@@ -86,8 +85,8 @@ void SubscribeReactor::Begin(grpc::CallbackServerContext* context,
     return bus.Subscribe(std::move(options));
   }();
   if (!subscription.ok()) {
-    spdlog::info("subscribe from {} refused: {}", peer_,
-                 subscription.status().ToString());
+    refusals->Refused(RefusalLog::Level::kInfo, "subscribe", peer_,
+                      subscription.status());
     {
       MutexLock lock(&mu_);
       finished_ = true;
@@ -101,7 +100,8 @@ void SubscribeReactor::Begin(grpc::CallbackServerContext* context,
     context->AddInitialMetadata(kStartSequenceMetadataKey,
                                 std::to_string(subscription_->cursor()));
     spdlog::debug("subscriber '{}' ({}) starts at sequence {}",
-                  subscription_->name(), peer_, subscription_->cursor());
+                  EscapeForLog(subscription_->name()), EscapeForLog(peer_),
+                  subscription_->cursor());
   }
   // Registered before the headers go out: every event published after the
   // client sees them reaches it.
@@ -161,8 +161,9 @@ void SubscribeReactor::NoteLag(const Lag& lag) {
   spdlog::warn(
       "subscriber '{}' ({}) is lagging: lost {} events since the last "
       "warning (latest range {}..{}), {} in total",
-      subscription_->name(), peer_, missed_since_warning_, lag.first_sequence,
-      lag.last_sequence, missed_total_);
+      EscapeForLog(subscription_->name()), EscapeForLog(peer_),
+      missed_since_warning_, lag.first_sequence, lag.last_sequence,
+      missed_total_);
   missed_since_warning_ = 0;
   last_lag_warning_ = now;
 }

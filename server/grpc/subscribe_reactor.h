@@ -30,6 +30,7 @@
 #include "server/bus/bus.h"
 #include "server/bus/subscription.h"
 #include "server/grpc/delivery_queue.h"
+#include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
 #include "server/security/admission.h"
 #include "server/security/peer_limits.h"
@@ -53,12 +54,13 @@ class SubscribeReactor final
 
   // Starts the stream of `context` for the raw SubscribeRequest `request`.
   // A refused call (admission, a bad request, the bus) finishes at once
-  // with its status. `delivery` and `budget` must outlive the stream.
+  // with its status, logged to `refusals`. `delivery`, `budget` and
+  // `refusals` must outlive the stream.
   static SubscribeReactor* Start(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer& request,
                                  const Bus& bus, const Admission& admission,
                                  DeliveryQueue* delivery,
-                                 ResponseBudget* budget);
+                                 ResponseBudget* budget, RefusalLog* refusals);
 
   // Use Start; public for std::make_shared.
   SubscribeReactor(grpc::CallbackServerContext* context,
@@ -80,7 +82,8 @@ class SubscribeReactor final
 
   void Begin(grpc::CallbackServerContext* context,
              const grpc::ByteBuffer& request, const Bus& bus,
-             const Admission& admission) ABSL_LOCKS_EXCLUDED(mu_);
+             const Admission& admission, RefusalLog* refusals)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes what is available, or finishes the stream once the bus is closed
   // and drained, or arms a wake-up when there is nothing to write.

@@ -15,6 +15,7 @@
 #include "base/file.h"
 #include "base/metadata.h"
 #include "base/status_macros.h"
+#include "base/text.h"
 
 namespace eventbus {
 namespace {
@@ -155,12 +156,12 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromOptions(
 std::vector<std::string> Authorizer::Describe() const {
   std::vector<std::string> lines;
   for (const Token& token : tokens_) {
-    lines.push_back(absl::StrCat("token ", token.name, " (",
+    lines.push_back(absl::StrCat("token ", EscapeForLog(token.name), " (",
                                  FormatGrants(token.grants), ")"));
   }
   for (const auto& [name, grants] : subjects_) {
-    lines.push_back(
-        absl::StrCat("subject ", name, " (", FormatGrants(grants), ")"));
+    lines.push_back(absl::StrCat("subject ", EscapeForLog(name), " (",
+                                 FormatGrants(grants), ")"));
   }
   return lines;
 }

@@ -109,7 +109,8 @@ class Authorizer {
   bool enabled() const { return !tokens_.empty() || !subjects_.empty(); }
   size_t token_count() const { return tokens_.size(); }
   size_t subject_count() const { return subjects_.size(); }
-  // "NAME (GRANTS)" of every token then every subject, for the start-up log.
+  // "NAME (GRANTS)" of every token then every subject, for the start-up log
+  // (names escaped for it).
   std::vector<std::string> Describe() const;
 
   // OK when `credentials` carry `right`; otherwise the status of the table

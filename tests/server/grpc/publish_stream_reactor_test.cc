@@ -32,12 +32,13 @@ class PublishStreamOnly final
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
       grpc::CallbackServerContext* context) override {
-    return new PublishStreamReactor(context, bus_, admission_);
+    return new PublishStreamReactor(context, bus_, admission_, &refusals_);
   }
 
  private:
   const Bus bus_;
   const Admission admission_;
+  RefusalLog refusals_;
 };
 
 class PublishStreamReactorTest : public ::testing::Test {

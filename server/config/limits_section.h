@@ -22,6 +22,10 @@ struct LimitsConfig {
   // limits.max_filter_size: event types plus attributes in one Subscribe
   // filter; 0..RequestLimits::kMaxFilterSize.
   uint32_t max_filter_size = 32;
+  // limits.max_metadata_bytes: request metadata (headers) of one call,
+  // counted as HTTP/2 does (name + value + 32 per entry);
+  // RequestLimits::kMinMetadataBytes..kMaxMetadataBytes.
+  uint64_t max_metadata_bytes = 16384;
   // limits.max_subscribers_per_peer: subscriptions one peer may hold at
   // once; 1..PeerLimits::Options::kMaxSubscribersPerPeer.
   uint32_t max_subscribers_per_peer = 1000;

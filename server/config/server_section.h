@@ -42,6 +42,13 @@ struct ServerConfig {
   // server.keepalive_timeout: a connection whose ping is not answered within
   // this long is closed, and its streams with it; 1s..1h.
   absl::Duration keepalive_timeout = absl::Seconds(20);
+  // server.max_memory: what gRPC's buffers (connections, reads, calls) may
+  // hold together, gRPC's resource quota; 16MiB..64GiB, and at least four
+  // requests of the largest size (bus.max_event_bytes + 64 KiB, at least
+  // 4 MiB). Beyond it gRPC closes idle connections, then cancels streams
+  // with RESOURCE_EXHAUSTED. The ring and the Subscribe response budget are
+  // outside it.
+  uint64_t max_memory = uint64_t{64} << 20;
   TlsConfig tls;
 };
 

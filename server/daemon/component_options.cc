@@ -38,7 +38,8 @@ RequestLimits RequestLimitsFrom(const LimitsConfig& limits) {
   return {.max_attributes = limits.max_attributes,
           .max_attribute_key_bytes = limits.max_attribute_key_bytes,
           .max_attribute_value_bytes = limits.max_attribute_value_bytes,
-          .max_filter_size = limits.max_filter_size};
+          .max_filter_size = limits.max_filter_size,
+          .max_metadata_bytes = limits.max_metadata_bytes};
 }
 
 }  // namespace eventbus

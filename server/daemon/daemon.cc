@@ -31,6 +31,9 @@ namespace {
 constexpr uint64_t kDefaultMaxReceiveBytes = 4 << 20;
 // Room for the PublishRequest framing around an event at the size limit.
 constexpr uint64_t kRequestOverheadBytes = 64 << 10;
+// server.max_memory must hold at least this many requests of the largest
+// size at once.
+constexpr uint64_t kRequestsInQuota = 4;
 
 // Clients may ping a connection that carries no data once per this
 // interval (gRPC's default, 5 minutes, would send GOAWAY to most client
@@ -38,6 +41,9 @@ constexpr uint64_t kRequestOverheadBytes = 64 << 10;
 // kMaxPingStrikes early pings.
 constexpr int kMinClientPingIntervalMs = 10000;
 constexpr int kMaxPingStrikes = 2;
+// A connection must finish its handshake (TLS, and the client's first
+// SETTINGS) within this long (gRPC's default: 120 s).
+constexpr int kHandshakeTimeoutMs = 10000;
 
 int Milliseconds(absl::Duration duration) {
   return static_cast<int>(absl::ToInt64Milliseconds(duration));
@@ -154,6 +160,16 @@ std::string ResolvedAddress(const std::string& address, int port) {
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   EVENTBUS_RETURN_IF_ERROR(ValidateConfig(config));
+  const uint64_t max_receive_bytes =
+      std::max(kDefaultMaxReceiveBytes,
+               config.bus.max_event_bytes + kRequestOverheadBytes);
+  if (config.server.max_memory < kRequestsInQuota * max_receive_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "server.max_memory: ", config.server.max_memory, " bytes cannot hold ",
+        kRequestsInQuota, " requests of the largest size gRPC accepts (",
+        max_receive_bytes, " bytes, from bus.max_event_bytes); set at least ",
+        kRequestsInQuota * max_receive_bytes));
+  }
   EVENTBUS_ASSIGN_OR_RETURN(
       std::shared_ptr<grpc::ServerCredentials> credentials,
       TlsServerCredentials(TlsOptionsFrom(config.server)));
@@ -190,10 +206,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
       kMinClientPingIntervalMs);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, kMaxPingStrikes);
+  // Memory before authentication: gRPC's buffers share one quota; request
+  // metadata is bounded (gRPC enforces it once the client acknowledges the
+  // setting; Admission on every call); compressed requests are refused
+  // before they are inflated (gRPC 1.51 would inflate a message in full
+  // and only then check its size), so only identity is accepted.
+  grpc::ResourceQuota quota("eventbusd");
+  quota.Resize(static_cast<size_t>(server.max_memory));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_METADATA_SIZE,
+      static_cast<int>(config.limits.max_metadata_bytes));
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             kHandshakeTimeoutMs);
   builder.RegisterService(&daemon->service_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::max(kDefaultMaxReceiveBytes,
-               config.bus.max_event_bytes + kRequestOverheadBytes)));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive_bytes));
   daemon->server_ = builder.BuildAndStart();
   if (daemon->server_ == nullptr ||
       (port == 0 && !absl::StartsWith(server.address, "unix:"))) {

@@ -21,6 +21,14 @@
 #include "server/daemon/shutdown_signals.h"
 #include "server/daemon/systemd_notify.h"
 
+// jemalloc's options, read when it is eventbusd's malloc (see CMakeLists.txt;
+// glibc's malloc ignores the symbol): freed memory goes back to the kernel
+// within about a second, from jemalloc's own thread, so that RSS falls after
+// a burst (a hostile peer's buffers, a slow subscriber catching up) instead
+// of staying at its peak until the next allocations.
+extern "C" const char* malloc_conf =
+    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 namespace {
 
 std::optional<std::string> GetEnv(const std::string& name) {

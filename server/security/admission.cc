@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
 namespace eventbus {
@@ -18,6 +19,7 @@ Admission::Admission() {
 
 absl::Status Admission::AuthorizePublisher(
     const grpc::ServerContextBase& context) const {
+  EVENTBUS_RETURN_IF_ERROR(CheckMetadata(context));
   if (authorizer_ == nullptr) return absl::OkStatus();
   return authorizer_->Authorize(context, Right::kPublish);
 }
@@ -30,8 +32,23 @@ absl::Status Admission::AdmitEvent(std::string_view peer,
   return CheckEventLimits(event, request_limits_);
 }
 
+absl::Status Admission::CheckMetadata(
+    const grpc::ServerContextBase& context) const {
+  // As HTTP/2 counts a header list (RFC 9113, SETTINGS_MAX_HEADER_LIST_SIZE).
+  uint64_t size = 0;
+  for (const auto& [name, value] : context.client_metadata()) {
+    size += name.size() + value.size() + 32;
+  }
+  if (size <= request_limits_.max_metadata_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the request metadata is ", size,
+                   " bytes, over the limit limits.max_metadata_bytes = ",
+                   request_limits_.max_metadata_bytes));
+}
+
 absl::StatusOr<PeerLimits::Lease> Admission::AdmitSubscriber(
     const grpc::ServerContextBase& context) const {
+  EVENTBUS_RETURN_IF_ERROR(CheckMetadata(context));
   if (authorizer_ != nullptr) {
     EVENTBUS_RETURN_IF_ERROR(
         authorizer_->Authorize(context, Right::kSubscribe));

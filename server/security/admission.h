@@ -37,14 +37,22 @@ class Admission {
         peer_limits_(std::move(peer_limits)),
         request_limits_(request_limits) {}
 
-  // The publish right of the call.
+  // The publish right of the call (after CheckMetadata).
   absl::Status AuthorizePublisher(const grpc::ServerContextBase& context) const;
+
+  // ResourceExhausted naming limits.max_metadata_bytes when the call's
+  // request metadata is larger. gRPC checks its own limit only once the
+  // client has acknowledged the settings that announce it; this check ends
+  // a call that got past it, so its metadata is not held for the stream's
+  // life.
+  absl::Status CheckMetadata(const grpc::ServerContextBase& context) const;
 
   // One event from `peer` (PeerLimits::PeerOf(context.peer())): the peer's
   // publish rate, then the event's attribute limits.
   absl::Status AdmitEvent(std::string_view peer, const v1::Event& event) const;
 
-  // A Subscribe: the subscribe right, then a subscription slot of the peer,
+  // A Subscribe: CheckMetadata, the subscribe right, then a subscription
+  // slot of the peer,
   // held by the returned lease until the stream ends.
   absl::StatusOr<PeerLimits::Lease> AdmitSubscriber(
       const grpc::ServerContextBase& context) const;

@@ -18,12 +18,16 @@ struct RequestLimits {
   static constexpr uint64_t kMaxAttributes = 1000000;
   static constexpr uint64_t kMaxAttributeBytes = uint64_t{64} << 20;
   static constexpr uint64_t kMaxFilterSize = 1000000;
+  static constexpr uint64_t kMinMetadataBytes = 1024;
+  static constexpr uint64_t kMaxMetadataBytes = 1 << 20;
 
   uint64_t max_attributes = 64;
   uint64_t max_attribute_key_bytes = 256;
   uint64_t max_attribute_value_bytes = 4096;
   // Event types plus attributes in one filter.
   uint64_t max_filter_size = 32;
+  // Request metadata of one call: the sum of name + value + 32 per entry.
+  uint64_t max_metadata_bytes = 16384;
 };
 
 // InvalidArgument naming the limit's config key when `event` has more

@@ -79,6 +79,8 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--keepalive-time", "DUR", "a duration"},
       {"server.keepalive_timeout", "EVENTBUS_SERVER_KEEPALIVE_TIMEOUT",
        "--keepalive-timeout", "DUR", "a duration"},
+      {"server.max_memory", "EVENTBUS_SERVER_MAX_MEMORY", "--max-memory",
+       "SIZE", "a size"},
       {"server.tls.cert_file", "EVENTBUS_SERVER_TLS_CERT_FILE",
        "--tls-cert-file", "FILE", "a string"},
       {"server.tls.key_file", "EVENTBUS_SERVER_TLS_KEY_FILE", "--tls-key-file",
@@ -99,6 +101,8 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--max-attribute-value-bytes", "SIZE", "a size"},
       {"limits.max_filter_size", "EVENTBUS_LIMITS_MAX_FILTER_SIZE",
        "--max-filter-size", "N", "an integer"},
+      {"limits.max_metadata_bytes", "EVENTBUS_LIMITS_MAX_METADATA_BYTES",
+       "--max-metadata-bytes", "SIZE", "a size"},
       {"limits.max_subscribers_per_peer",
        "EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER", "--max-subscribers-per-peer",
        "N", "an integer"},
@@ -183,7 +187,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 13);
+  EXPECT_EQ(ranged, 15);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -219,6 +223,9 @@ Flags:
   --keepalive-timeout DUR
       close a connection whose ping is unanswered this long (1s..1h)
       default: 20s
+  --max-memory SIZE
+      most memory gRPC's connection and call buffers may hold (16MiB..65536MiB)
+      default: 64MiB
   --tls-cert-file FILE
       serve TLS with this PEM certificate chain (needs the key file)
       default: none
@@ -246,6 +253,9 @@ Flags:
   --max-filter-size N
       most event types plus attributes in one Subscribe filter (0..1000000)
       default: 32
+  --max-metadata-bytes SIZE
+      largest request metadata (headers) of one call (1KiB..1MiB)
+      default: 16KiB
   --max-subscribers-per-peer N
       most subscriptions one client address holds at once (1..1000000)
       default: 1000
@@ -279,6 +289,7 @@ Environment (overrides the file; flags override it):
   EVENTBUS_SERVER_MAX_SUBSCRIBERS            like --max-subscribers
   EVENTBUS_SERVER_KEEPALIVE_TIME             like --keepalive-time
   EVENTBUS_SERVER_KEEPALIVE_TIMEOUT          like --keepalive-timeout
+  EVENTBUS_SERVER_MAX_MEMORY                 like --max-memory
   EVENTBUS_SERVER_TLS_CERT_FILE              like --tls-cert-file
   EVENTBUS_SERVER_TLS_KEY_FILE               like --tls-key-file
   EVENTBUS_SERVER_TLS_CLIENT_CA_FILE         like --tls-client-ca-file
@@ -288,6 +299,7 @@ Environment (overrides the file; flags override it):
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES    like --max-attribute-key-bytes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES  like --max-attribute-value-bytes
   EVENTBUS_LIMITS_MAX_FILTER_SIZE            like --max-filter-size
+  EVENTBUS_LIMITS_MAX_METADATA_BYTES         like --max-metadata-bytes
   EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER   like --max-subscribers-per-peer
   EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER      like --publish-rate-per-peer
   EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER     like --publish-burst-per-peer
@@ -303,6 +315,7 @@ Config file keys (YAML), with their defaults:
     max_subscribers: 10000                   like --max-subscribers
     keepalive_time: 1m                       like --keepalive-time
     keepalive_timeout: 20s                   like --keepalive-timeout
+    max_memory: 64MiB                        like --max-memory
     tls:
       cert_file:                             like --tls-cert-file
       key_file:                              like --tls-key-file
@@ -315,6 +328,7 @@ Config file keys (YAML), with their defaults:
     max_attribute_key_bytes: 256B            like --max-attribute-key-bytes
     max_attribute_value_bytes: 4KiB          like --max-attribute-value-bytes
     max_filter_size: 32                      like --max-filter-size
+    max_metadata_bytes: 16KiB                like --max-metadata-bytes
     max_subscribers_per_peer: 1000           like --max-subscribers-per-peer
     publish_rate_per_peer: 100000            like --publish-rate-per-peer
     publish_burst_per_peer: 100000           like --publish-burst-per-peer

@@ -127,6 +127,37 @@ TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
   EXPECT_EQ(outcomes[4], absl::StatusOr<uint64_t>(4));
 }
 
+// An event the daemon cannot parse (a source that is not UTF-8: protobuf
+// encodes it, the daemon's parser refuses it) fails alone with
+// INVALID_ARGUMENT naming the request; the events after it are published.
+TEST_F(PublisherTest, AsyncUnparsableEventFailsAloneAndTheRestArePublished) {
+  auto publisher = *Publisher::Create(Channel(daemon_->address()));
+  Mutex mu;
+  std::vector<absl::StatusOr<uint64_t>> outcomes;
+  auto record = [&](absl::StatusOr<PublishReceipt> r) {
+    MutexLock lock(&mu);
+    outcomes.push_back(r.ok() ? absl::StatusOr<uint64_t>(r->sequence)
+                              : absl::StatusOr<uint64_t>(r.status()));
+  };
+  v1::Event bad = FullAuditEvent();
+  bad.set_source("bad \xff source");
+  ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
+  ASSERT_TRUE(publisher->PublishAsync(bad, record).ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
+  }
+  ASSERT_TRUE(publisher->Flush(absl::Now() + absl::Seconds(20)));
+  MutexLock lock(&mu);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0], absl::StatusOr<uint64_t>(1));
+  EXPECT_THAT(outcomes[1], StatusIs(absl::StatusCode::kInvalidArgument,
+                                    ::testing::HasSubstr(
+                                        "of the stream is not a valid "
+                                        "eventbus.v1.PublishStreamRequest")));
+  EXPECT_EQ(outcomes[2], absl::StatusOr<uint64_t>(2));
+  EXPECT_EQ(outcomes[3], absl::StatusOr<uint64_t>(3));
+}
+
 TEST_F(PublisherTest, FullQueueIsRefusedAtOnceAndShutdownReportsTheRest) {
   SilentPort silent;
   auto publisher =

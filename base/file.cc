@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <system_error>
 
 #include "absl/status/status.h"
@@ -48,16 +50,22 @@ class FileDescriptor {
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              size_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+  const auto not_regular = [](mode_t mode) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("is ", FileTypeName(mode), ", not a regular file"));
+  };
+  // The type first: opening some devices has effects of its own (a
+  // watchdog, a tape that rewinds).
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return ErrnoStatus(errno);
+  if (!S_ISREG(info.st_mode)) return not_regular(info.st_mode);
+  // O_NONBLOCK: should the path turn into a FIFO meanwhile, opening it does
+  // not wait for a writer; fstat then checks what was opened.
   const FileDescriptor file(
       open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (file.get() < 0) return ErrnoStatus(errno);
-  struct stat info;
   if (fstat(file.get(), &info) != 0) return ErrnoStatus(errno);
-  if (!S_ISREG(info.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "is ", FileTypeName(info.st_mode), ", not a regular file"));
-  }
+  if (!S_ISREG(info.st_mode)) return not_regular(info.st_mode);
   const auto too_large = [&](uint64_t size) {
     return absl::FailedPreconditionError(
         absl::StrCat("is ", size, " bytes, over the limit of ", max_bytes));
@@ -65,10 +73,15 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
   if (static_cast<uint64_t>(info.st_size) > max_bytes) {
     return too_large(info.st_size);
   }
-  // Read to the limit and one byte past it: the file may grow meanwhile.
-  std::string contents(max_bytes + 1, '\0');
+  // Read to the limit and one byte past it: the file may grow meanwhile
+  // (or report no size, as files in /proc do).
+  std::string contents(std::min<uint64_t>(info.st_size, max_bytes) + 1, '\0');
   size_t length = 0;
-  while (length < contents.size()) {
+  while (true) {
+    if (length == contents.size()) {
+      if (length > max_bytes) break;
+      contents.resize(std::min<size_t>(2 * length + 4096, max_bytes + 1));
+    }
     const ssize_t count =
         read(file.get(), contents.data() + length, contents.size() - length);
     if (count < 0 && errno == EINTR) continue;

@@ -60,6 +60,10 @@ void PublishStreamReactor::OnReadDone(bool ok) {
       }
       published.push_back(*std::move(result));
     }
+    if (!refused.ok()) {
+      refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
+                         refused);
+    }
     MutexLock lock(&mu_);
     for (PublishResult& result : published) {
       v1::PublishResponse* ack = pending_.add_acks();
@@ -68,8 +72,6 @@ void PublishStreamReactor::OnReadDone(bool ok) {
       ack->set_subscribers(static_cast<uint32_t>(result.subscribers));
     }
     if (!refused.ok()) {
-      refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
-                         refused);
       error_ = refused;
       reads_done_ = true;
     } else {

@@ -8,7 +8,8 @@
 // kLinesPerWindow lines per kWindow; the first line after a window in which
 // lines were suppressed says how many. Peers are counted by host
 // (PeerLimits::PeerOf); at most kMaxPeers are tracked, the rest share one
-// budget.
+// budget; when the table is full, expired windows are swept (at most once a
+// window) and one line sums what they had suppressed.
 //
 // Thread-safe: a mutex guards the per-peer counts; it is never held while
 // logging.
@@ -52,9 +53,13 @@ class RefusalLog {
     uint64_t suppressed = 0;
   };
 
+  // The budget shared by peers beyond kMaxPeers.
+  static constexpr char kOtherPeers[] = "(other peers)";
+
   absl::Time (*const now_)();
   Mutex mu_;
   absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace eventbus

@@ -1,10 +1,17 @@
 #include "client/publisher.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include <algorithm>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "base/text.h"
 #include "client/status.h"
 
 namespace eventbus::client {
@@ -13,6 +20,40 @@ namespace {
 // Largest batch of events in one PublishStreamRequest (a single larger event
 // goes alone): well within the daemon's receive limit, at least 4 MiB.
 constexpr size_t kMaxRequestBytes = 1 << 20;
+
+// InvalidArgument naming the first string field of `message` (at `path`)
+// that is not UTF-8, which protobuf encodes but the daemon cannot parse.
+absl::Status CheckUtf8(const google::protobuf::Message& message,
+                       const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    const std::string name = absl::StrCat(path, ".", field->name());
+    const int count =
+        field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+        const std::string value =
+            field->is_repeated()
+                ? reflection->GetRepeatedString(message, field, i)
+                : reflection->GetString(message, field);
+        if (!IsValidUtf8(value)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(name, " is not valid UTF-8"));
+        }
+      } else if (field->cpp_type() ==
+                 google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        EVENTBUS_RETURN_IF_ERROR(
+            CheckUtf8(field->is_repeated()
+                          ? reflection->GetRepeatedMessage(message, field, i)
+                          : reflection->GetMessage(message, field),
+                      name));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -104,6 +145,10 @@ absl::StatusOr<PublishReceipt> Publisher::Publish(const v1::Event& event) {
 }
 
 absl::Status Publisher::PublishAsync(v1::Event event, Callback done) {
+  // The daemon refuses a whole request that does not parse, and several
+  // queued events share a request: an event it could not parse would fail
+  // the events batched with it. Such an event fails here, alone.
+  EVENTBUS_RETURN_IF_ERROR(CheckUtf8(event, "event"));
   {
     MutexLock lock(&mu_);
     if (stopping_) {

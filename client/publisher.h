@@ -78,8 +78,9 @@ class Publisher {
 
   // Queues `event`; `done` (may be empty) runs later on the publisher's
   // thread with the outcome, in the order events were queued. Returns
-  // ResourceExhausted when the queue is full and FailedPrecondition after
-  // shutdown began; then `done` never runs.
+  // InvalidArgument for a string field that is not UTF-8 (which the daemon
+  // could not parse), ResourceExhausted when the queue is full and
+  // FailedPrecondition after shutdown began; then `done` never runs.
   absl::Status PublishAsync(v1::Event event, Callback done = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -53,6 +53,8 @@ absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
   std::string id = event.id().empty() ? RandomUuid() : event.id();
   const size_t id_field_size = event.id().empty() ? 2 + id.size() : 0;
   static_assert(v1::Event::kIdFieldNumber == 3);
+  static_assert(2 + 36 + StoredEvent::kAssignedFieldsReserve <=
+                BusOptions::kMaxAssignedBytes);
   // Encode once, outside the lock, behind room for the assigned fields.
   // The limit counts what the publisher sent, in the publisher's terms.
   const size_t sent_size = body->ByteSizeLong();

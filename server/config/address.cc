@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -145,9 +147,9 @@ absl::Status CheckUnixSocketDirectory(std::string_view text) {
                                              : path.substr(0, slash);
   struct stat info;
   if (stat(directory.c_str(), &info) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create the socket ", path, ": its directory ",
-                     directory, " does not exist or cannot be reached"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot create the socket ", path, ": its directory ", directory,
+        " does not exist or cannot be reached (", std::strerror(errno), ")"));
   }
   if (!S_ISDIR(info.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create the socket ",

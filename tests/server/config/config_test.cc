@@ -283,7 +283,8 @@ TEST(ConfigTest, UnixSocketNeedsAWritableDirectory) {
   EXPECT_EQ(ValidateConfig(config),
             Invalid("server.address: cannot create the socket " + dir.path() +
                     "/missing/bus.sock: its directory " + dir.path() +
-                    "/missing does not exist or cannot be reached"));
+                    "/missing does not exist or cannot be reached (No "
+                    "such file or directory)"));
   const std::string file = dir.WriteFile("file", "");
   config.server.address = "unix:" + file + "/bus.sock";
   EXPECT_EQ(ValidateConfig(config),

@@ -37,6 +37,16 @@ TEST(IsValidUtf8Test, AgreesWithProtobuf) {
       "\xf4\x8f\xbf\xbf",  // U+10FFFF
       "\xff",
       std::string("nul\0inside", 10),
+      // Both sides of every boundary.
+      "\xc2\x80",
+      "\xc1\xbf",
+      "\xe0\xa0\x80",
+      "\xe0\x9f\xbf",
+      "\xed\x9f\xbf",
+      "\xee\x80\x80",
+      "\xf0\x90\x80\x80",
+      "\xf5\x80\x80\x80",
+      "\xe2\x82",
   };
   for (const std::string& text : cases) {
     EXPECT_EQ(IsValidUtf8(text), ProtobufAcceptsString(text))
@@ -47,6 +57,7 @@ TEST(IsValidUtf8Test, AgreesWithProtobuf) {
 TEST(EscapeForLogTest, ControlCharactersBecomeHex) {
   EXPECT_EQ(EscapeForLog("a\nb\x1b[31mc\x7f"), "a\\x0ab\\x1b[31mc\\x7f");
   EXPECT_EQ(EscapeForLog("back\\slash"), "back\\x5cslash");
+  EXPECT_EQ(EscapeForLog("\xc2\x9f\xc2\xa0"), "\\xc2\\x9f\xc2\xa0");
   EXPECT_EQ(EscapeForLog("csi\xc2\x9b"
                          "1m"),
             "csi\\xc2\\x9b1m");

@@ -327,15 +327,24 @@ class BadRequestsTest(HostileCase):
         self.assertIn("event is %d bytes" % (limit + 1), raised.exception.details())
 
     def test_oversized_metadata_is_refused(self):
+        # gRPC's own limit closes the connection (UNAVAILABLE) once the client
+        # has acknowledged the setting; before that, Admission refuses the
+        # call. Either way the call is not served.
         big = [("x-big", "v" * 20000)]
-        with self.assertRaises(grpc.RpcError) as raised:
-            self.stub.Publish(lib.pb.PublishRequest(event=lib.audit_event()),
-                              timeout=lib.DEADLINE, metadata=big)
-        self.assertEqual(raised.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
-        with self.assertRaises(grpc.RpcError) as raised:
-            next(self.stub.Subscribe(lib.pb.SubscribeRequest(), timeout=lib.DEADLINE,
-                                     metadata=big))
-        self.assertEqual(raised.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        refused = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
+        for call in ("publish", "subscribe"):
+            with self.subTest(call=call):
+                channel = grpc.insecure_channel(self.daemon.target)
+                self.addCleanup(channel.close)
+                stub = lib.pb_grpc.EventBusServiceStub(channel)
+                with self.assertRaises(grpc.RpcError) as raised:
+                    if call == "publish":
+                        stub.Publish(lib.pb.PublishRequest(event=lib.audit_event()),
+                                     timeout=lib.DEADLINE, metadata=big)
+                    else:
+                        next(stub.Subscribe(lib.pb.SubscribeRequest(),
+                                            timeout=lib.DEADLINE, metadata=big))
+                self.assertIn(raised.exception.code(), refused)
         self.assert_still_serving()
 
     def test_compressed_requests_are_refused_before_inflating(self):
@@ -349,20 +358,39 @@ class BadRequestsTest(HostileCase):
         self.assertIn("'gzip' is disabled", raised.exception.details())
         self.assert_still_serving()
 
-    def test_forged_log_lines_are_escaped_and_rate_limited(self):
-        name = "x\n2026-12-02T00:00:00.000000Z error FAKE \x1b[2J"
+    def test_refusal_lines_are_rate_limited(self):
         call = self.channel.unary_stream(SUBSCRIBE)
         request = lib.pb.SubscribeRequest(
-            name=name, filter=lib.pb.EventFilter(types=[7])).SerializeToString()
+            filter=lib.pb.EventFilter(types=[7])).SerializeToString()
         for _ in range(50):
             with self.assertRaises(grpc.RpcError):
                 list(call(request, timeout=lib.DEADLINE))
         self.assert_still_serving()
-        lines = self.daemon.log().splitlines()
-        self.assertFalse([line for line in lines if "FAKE" in line and "refused" not in line])
-        self.assertFalse([line for line in lines if "\x1b" in line])
-        refused = [line for line in lines if "subscribe from" in line]
+        refused = [line for line in self.daemon.log().splitlines()
+                   if "subscribe from" in line]
         self.assertEqual(len(refused), 5, "\n".join(refused))
+
+
+class ForgedLogTest(HostileCase):
+    """Row 9: a subscriber name holding a newline, a fake timestamp and
+    terminal escapes is logged as one escaped line (debug logs show it)."""
+
+    daemon_args = ("--log-level", "debug")
+
+    def test_client_strings_cannot_forge_a_line(self):
+        fake = "2026-12-02T00:00:00.000000Z error FAKE"
+        name = "x\n" + fake + " \x1b[2J"
+        call = self.stub.Subscribe(lib.pb.SubscribeRequest(name=name), timeout=lib.DEADLINE)
+        event = lib.audit_event(source="src\n" + fake)
+        self.stub.Publish(lib.pb.PublishRequest(event=event), timeout=lib.DEADLINE)
+        next(call)
+        call.cancel()
+        line = self.daemon.wait_for_log(r"subscriber 'x\\x0a2026")
+        self.assertIn("\\x1b[2J", line)
+        self.daemon.wait_for_log(r"source=src\\x0a2026")
+        lines = self.daemon.log().splitlines()
+        self.assertFalse([line for line in lines if line.startswith(fake)])
+        self.assertFalse([line for line in lines if "\x1b" in line])
 
 
 class FilesAreFilesTest(unittest.TestCase):
@@ -425,9 +453,15 @@ class FilesAreFilesTest(unittest.TestCase):
         try:
             def blocked_in_write():
                 for task in os.listdir("/proc/%d/task" % proc.pid):
-                    with open("/proc/%d/task/%s/wchan" % (proc.pid, task)) as wchan:
-                        if "pipe_write" in wchan.read():
-                            return True
+                    try:
+                        with open("/proc/%d/task/%s/wchan" % (proc.pid, task)) as wchan:
+                            where = wchan.read()
+                    except OSError:
+                        where = ""
+                    if where in ("", "0"):
+                        self.skipTest("this kernel does not show wchan")
+                    if "pipe_write" in where:
+                        return True
                 return False
             lib.wait_for(blocked_in_write, lib.DEADLINE, "start-up blocked writing its log")
             proc.send_signal(15)
@@ -489,10 +523,15 @@ class FloodTest(HostileCase):
         served = []
         stop = threading.Event()
 
+        other_errors = []
+
         def serve_others():
             while not stop.is_set():
                 started = time.monotonic()
-                self.publish_ok()
+                try:
+                    self.publish_ok()
+                except grpc.RpcError as error:
+                    other_errors.append(error.code().name)
                 served.append(time.monotonic() - started)
                 stop.wait(0.05)
         other = threading.Thread(target=serve_others, daemon=True)
@@ -525,6 +564,8 @@ class FloodTest(HostileCase):
                    **seen}
         print(json.dumps(figures), flush=True)
         self.assert_still_serving()
+        self.assertFalse(other_errors, figures)
+        self.assertTrue(served, figures)
         if subscriber_may_be_cancelled:
             self.assertIn(figures["subscriber_error"], (None, "RESOURCE_EXHAUSTED"), figures)
         else:
@@ -615,6 +656,7 @@ class FloodTest(HostileCase):
                     raw.closed = True
             acks = 0
             goaways = 0
+            ended = 0
             for raw in conns:
                 # hyperframe frames sent behind h2's back: count acks by hand.
                 raw.sock.settimeout(lib.DEADLINE)
@@ -623,18 +665,23 @@ class FloodTest(HostileCase):
                     while True:
                         chunk = raw.sock.recv(1 << 20)
                         if not chunk:
+                            ended += 1
                             break
                         data += chunk
-                except (socket.timeout, ConnectionResetError):
+                except ConnectionResetError:
+                    ended += 1  # closed with our pings unread: no GOAWAY seen
+                except socket.timeout:
                     pass
                 acks += count_frames(data, hyperframe.frame.PingFrame.type, ack=True)
                 goaways += count_frames(data, hyperframe.frame.GoAwayFrame.type) > 0
                 raw.close()
             return {"connections": 10, "pings_per_connection": 20000,
-                    "acked_pings": acks, "goaways": goaways}
+                    "acked_pings": acks, "goaways_seen": goaways,
+                    "connections_ended": ended}
         # gRPC 1.51 acknowledges every PING it parsed before its GOAWAY.
         figures = self.measure("ping_flood_10x20000", attack, rss_bound_mb=None)
-        self.assertGreaterEqual(figures["goaways"], 9)
+        # Every attacking connection is ended by the daemon.
+        self.assertEqual(figures["connections_ended"], 10)
 
     def test_row7_big_metadata_on_many_streams(self):
         def attack():

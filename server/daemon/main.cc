@@ -88,8 +88,14 @@ int main(int argc, char** argv) {
   // and ThreadSanitizer instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Before any file is read or thread started: see shutdown_signals.h.
-  static eventbus::ShutdownSignals* const signals =
-      new eventbus::ShutdownSignals();
+  absl::StatusOr<eventbus::ShutdownSignals*> installed =
+      eventbus::ShutdownSignals::Install();
+  if (!installed.ok()) {
+    std::fprintf(stderr, "eventbusd: %s\n",
+                 std::string(installed.status().message()).c_str());
+    return 1;
+  }
+  eventbus::ShutdownSignals* const signals = *installed;
   absl::StatusOr<eventbus::Invocation> invocation =
       eventbus::ParseInvocation(argc, argv, GetEnv);
   EraseTokensFromEnvironment();

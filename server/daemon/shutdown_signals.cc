@@ -3,19 +3,39 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <thread>
+#include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace eventbus {
 
-ShutdownSignals::ShutdownSignals() {
+absl::StatusOr<ShutdownSignals*> ShutdownSignals::Install() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread([this, signals] { Run(signals); }).detach();
+  if (const int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+      error != 0) {
+    return absl::InternalError(
+        absl::StrCat("pthread_sigmask: ", std::strerror(error)));
+  }
+  auto* installed = new ShutdownSignals(signals);
+  pthread_t thread;
+  if (const int error = pthread_create(&thread, nullptr,
+                                       &ShutdownSignals::RunThread, installed);
+      error != 0) {
+    delete installed;
+    return absl::InternalError(
+        absl::StrCat("cannot start the signal thread: ", std::strerror(error)));
+  }
+  pthread_detach(thread);
+  return installed;
+}
+
+void* ShutdownSignals::RunThread(void* self) {
+  static_cast<ShutdownSignals*>(self)->Run();
+  return nullptr;
 }
 
 void ShutdownSignals::Serving() {
@@ -29,9 +49,9 @@ int ShutdownSignals::Await() {
   return received_;
 }
 
-void ShutdownSignals::Run(sigset_t signals) {
+void ShutdownSignals::Run() {
   int signal = 0;
-  sigwait(&signals, &signal);
+  sigwait(&signals_, &signal);
   {
     MutexLock lock(&mu_);
     if (serving_) {
@@ -43,7 +63,7 @@ void ShutdownSignals::Run(sigset_t signals) {
   // Still starting: die of the signal, as without a handler. Unblocked
   // here, the signal raised again is taken by this thread.
   std::signal(signal, SIG_DFL);
-  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &signals_, nullptr);
   raise(signal);
   _exit(128 + signal);  // not reached
 }

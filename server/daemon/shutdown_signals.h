@@ -15,6 +15,7 @@
 #include <csignal>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "base/mutex.h"
 
 namespace eventbus {
@@ -22,8 +23,9 @@ namespace eventbus {
 class ShutdownSignals {
  public:
   // Blocks SIGTERM and SIGINT in the calling thread and starts the waiting
-  // thread (detached: it may sit in sigwait when the process exits).
-  ShutdownSignals();
+  // thread (detached: it may sit in sigwait when the process exits). The
+  // object is never deleted. Error: Internal naming the failed call.
+  static absl::StatusOr<ShutdownSignals*> Install();
   ShutdownSignals(const ShutdownSignals&) = delete;
   ShutdownSignals& operator=(const ShutdownSignals&) = delete;
 
@@ -35,8 +37,11 @@ class ShutdownSignals {
   int Await() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run(sigset_t signals) ABSL_LOCKS_EXCLUDED(mu_);
+  explicit ShutdownSignals(sigset_t signals) : signals_(signals) {}
+  static void* RunThread(void* self);
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
 
+  const sigset_t signals_;
   Mutex mu_;
   CondVar received_changed_{&mu_};
   bool serving_ ABSL_GUARDED_BY(mu_) = false;

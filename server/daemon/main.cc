@@ -95,7 +95,9 @@ int main(int argc, char** argv) {
                  std::string(installed.status().message()).c_str());
     return 1;
   }
-  eventbus::ShutdownSignals* const signals = *installed;
+  // Static: reachable for the whole run, as its thread needs it (and leak
+  // checkers see it so).
+  static eventbus::ShutdownSignals* const signals = *installed;
   absl::StatusOr<eventbus::Invocation> invocation =
       eventbus::ParseInvocation(argc, argv, GetEnv);
   EraseTokensFromEnvironment();

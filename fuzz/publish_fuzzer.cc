@@ -3,9 +3,10 @@
 // then read the events back.
 //
 // The oracle, for each input published once per clock value below:
-// - Publish succeeds exactly when ValidateEvent does and the event, with its
-//   assigned sequence and publish time, fits bus.max_event_bytes; a rejected
-//   event is InvalidArgument and consumes no sequence.
+// - Publish succeeds exactly when ValidateEvent does and the event as sent
+//   (without sequence and publish_time) fits bus.max_event_bytes; a rejected
+//   event is InvalidArgument and consumes no sequence; a stored event is at
+//   most BusOptions::kMaxAssignedBytes larger than the limit.
 // - An accepted event gets the next sequence, the clock's time and its own id
 //   (or a fresh UUID); a subscriber reads exactly the published events, in
 //   order, without lag; each is the input with only those fields changed.
@@ -156,11 +157,19 @@ void Run(const v1::Event& event, uint64_t max_event_bytes) {
                            : event.id().empty() ? std::string(36, '0')
                                                 : event.id();
     const v1::Event expected = Expected(event, sequence, time, id);
-    if (expected.ByteSizeLong() > max_event_bytes) {
+    // The limit counts the event as sent, without the sequence and
+    // publish_time the bus replaces; what it stores is at most
+    // kMaxAssignedBytes larger.
+    v1::Event sent = event;
+    sent.clear_sequence();
+    sent.clear_publish_time();
+    if (sent.ByteSizeLong() > max_event_bytes) {
       FUZZ_CHECK(result.status().code() == absl::StatusCode::kInvalidArgument);
       FUZZ_CHECK(bus->next_sequence() == sequence);
       continue;
     }
+    FUZZ_CHECK(expected.ByteSizeLong() <=
+               max_event_bytes + BusOptions::kMaxAssignedBytes);
     if (!result.ok()) {
       std::fprintf(stderr, "rejected: %s\n",
                    result.status().ToString().c_str());

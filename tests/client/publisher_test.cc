@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "base/mutex.h"
 #include "gmock/gmock.h"
@@ -45,6 +46,26 @@ class SilentPort {
  private:
   int fd_ = socket(AF_INET, SOCK_STREAM, 0);
   int port_ = 0;
+};
+
+// The outcomes PublishAsync reports, in order: a sequence or the error.
+class Outcomes {
+ public:
+  Publisher::Callback Recorder() {
+    return [this](absl::StatusOr<PublishReceipt> r) {
+      MutexLock lock(&mu_);
+      outcomes_.push_back(r.ok() ? absl::StatusOr<uint64_t>(r->sequence)
+                                 : absl::StatusOr<uint64_t>(r.status()));
+    };
+  }
+  std::vector<absl::StatusOr<uint64_t>> Get() {
+    MutexLock lock(&mu_);
+    return outcomes_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<absl::StatusOr<uint64_t>> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
 class PublisherTest : public ::testing::Test {
@@ -105,26 +126,21 @@ TEST_F(PublisherTest, AsyncPublishesInOrderAndReportsEach) {
 
 TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
   auto publisher = *Publisher::Create(Channel(daemon_->address()));
-  Mutex mu;
-  std::vector<absl::StatusOr<uint64_t>> outcomes;
-  auto record = [&](absl::StatusOr<PublishReceipt> r) {
-    MutexLock lock(&mu);
-    outcomes.push_back(r.ok() ? absl::StatusOr<uint64_t>(r->sequence)
-                              : absl::StatusOr<uint64_t>(r.status()));
-  };
+  Outcomes outcomes;
+  const Publisher::Callback record = outcomes.Recorder();
   ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
   ASSERT_TRUE(publisher->PublishAsync(v1::Event(), record).ok());  // no payload
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
   }
   ASSERT_TRUE(publisher->Flush(absl::Now() + absl::Seconds(20)));
-  MutexLock lock(&mu);
-  ASSERT_EQ(outcomes.size(), 5u);
-  EXPECT_EQ(outcomes[0], absl::StatusOr<uint64_t>(1));
-  EXPECT_THAT(outcomes[1], StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(outcomes[2], absl::StatusOr<uint64_t>(2));
-  EXPECT_EQ(outcomes[3], absl::StatusOr<uint64_t>(3));
-  EXPECT_EQ(outcomes[4], absl::StatusOr<uint64_t>(4));
+  const std::vector<absl::StatusOr<uint64_t>> seen = outcomes.Get();
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0], absl::StatusOr<uint64_t>(1));
+  EXPECT_THAT(seen[1], StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(seen[2], absl::StatusOr<uint64_t>(2));
+  EXPECT_EQ(seen[3], absl::StatusOr<uint64_t>(3));
+  EXPECT_EQ(seen[4], absl::StatusOr<uint64_t>(4));
 }
 
 // An event the daemon could not parse (a string that is not UTF-8, which
@@ -133,13 +149,8 @@ TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
 // daemon's own refusal of such a request: publish_stream_reactor_test.)
 TEST_F(PublisherTest, AsyncEventThatCannotParseIsRefusedAtOnce) {
   auto publisher = *Publisher::Create(Channel(daemon_->address()));
-  Mutex mu;
-  std::vector<absl::StatusOr<uint64_t>> outcomes;
-  auto record = [&](absl::StatusOr<PublishReceipt> r) {
-    MutexLock lock(&mu);
-    outcomes.push_back(r.ok() ? absl::StatusOr<uint64_t>(r->sequence)
-                              : absl::StatusOr<uint64_t>(r.status()));
-  };
+  Outcomes outcomes;
+  const Publisher::Callback record = outcomes.Recorder();
   v1::Event bad = FullAuditEvent();
   (*bad.mutable_attributes())["k"] = "bad \xff value";
   ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
@@ -153,8 +164,7 @@ TEST_F(PublisherTest, AsyncEventThatCannotParseIsRefusedAtOnce) {
                        "event.audit.username is not valid UTF-8"));
   ASSERT_TRUE(publisher->PublishAsync(FullAuditEvent(), record).ok());
   ASSERT_TRUE(publisher->Flush(absl::Now() + absl::Seconds(20)));
-  MutexLock lock(&mu);
-  EXPECT_EQ(outcomes, (std::vector<absl::StatusOr<uint64_t>>{1, 2}));
+  EXPECT_EQ(outcomes.Get(), (std::vector<absl::StatusOr<uint64_t>>{1, 2}));
 }
 
 TEST_F(PublisherTest, FullQueueIsRefusedAtOnceAndShutdownReportsTheRest) {

@@ -27,8 +27,7 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
             EVENTBUS_RETURN_IF_ERROR(admission_.AuthorizePublisher(*context));
             EVENTBUS_RETURN_IF_ERROR(
                 ParseRawMessage(*raw_request, "the request", &request));
-            return admission_.AdmitEvent(PeerLimits::PeerOf(context->peer()),
-                                         request.event());
+            return admission_.AdmitEvent(*context, request.event());
           }();
       !admitted.ok()) {
     refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),

@@ -32,6 +32,12 @@ absl::Status Admission::AdmitEvent(std::string_view peer,
   return CheckEventLimits(event, request_limits_);
 }
 
+absl::Status Admission::AdmitEvent(const grpc::ServerContextBase& context,
+                                   const v1::Event& event) const {
+  return AdmitEvent(
+      peer_limits_ == nullptr ? "" : PeerLimits::PeerOf(context.peer()), event);
+}
+
 absl::Status Admission::CheckMetadata(
     const grpc::ServerContextBase& context) const {
   // As HTTP/2 counts a header list (RFC 9113, SETTINGS_MAX_HEADER_LIST_SIZE).

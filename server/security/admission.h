@@ -50,6 +50,10 @@ class Admission {
   // One event from `peer` (PeerLimits::PeerOf(context.peer())): the peer's
   // publish rate, then the event's attribute limits.
   absl::Status AdmitEvent(std::string_view peer, const v1::Event& event) const;
+  // The same for a unary Publish: the peer is taken from `context` only when
+  // peer limits are on.
+  absl::Status AdmitEvent(const grpc::ServerContextBase& context,
+                          const v1::Event& event) const;
 
   // A Subscribe: CheckMetadata, the subscribe right, then a subscription
   // slot of the peer,

@@ -32,11 +32,19 @@ absl::StatusOr<Bus> Bus::Create(BusOptions options) {
         "max_subscribers must be between 1 and ", BusOptions::kMaxSubscribers,
         ", got ", options.max_subscribers));
   }
+  if (options.max_block < BusOptions::kMinBlock ||
+      options.max_block > BusOptions::kMaxBlock) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_block must be between ",
+                     absl::FormatDuration(BusOptions::kMinBlock), " and ",
+                     absl::FormatDuration(BusOptions::kMaxBlock), ", got ",
+                     absl::FormatDuration(options.max_block)));
+  }
   if (!options.clock) return absl::InvalidArgumentError("clock is not set");
   return Bus(std::make_shared<Ring>(std::move(options)));
 }
 
-absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
+absl::StatusOr<PreparedEvent> Bus::Prepare(const v1::Event& event) const {
   EVENTBUS_RETURN_IF_ERROR(ValidateEvent(event));
   // The bus assigns these two; a copy without them is needed only when the
   // publisher set them (rare), so the usual path encodes `event` as it is.
@@ -75,19 +83,35 @@ absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
     out = std::copy(id.begin(), id.end(), out);
   }
   body->SerializeWithCachedSizesToArray(out);
-  EVENTBUS_ASSIGN_OR_RETURN(
-      PublishResult result,
-      ring_->Append(std::make_shared<StoredEvent>(std::move(buffer))));
-  result.id = std::move(id);
+  return PreparedEvent(std::make_shared<StoredEvent>(std::move(buffer)),
+                       std::move(id));
+}
+
+absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {
+  EVENTBUS_ASSIGN_OR_RETURN(PreparedEvent prepared, Prepare(event));
+  EVENTBUS_ASSIGN_OR_RETURN(PublishResult result,
+                            ring_->Append(std::move(prepared.stored_)));
+  result.id = std::move(prepared.id_);
   return result;
+}
+
+absl::StatusOr<PublishAttempt> Bus::TryPublish(
+    PreparedEvent* event, std::weak_ptr<PublishWaiter> waiter) const {
+  EVENTBUS_ASSIGN_OR_RETURN(
+      PublishAttempt attempt,
+      ring_->TryAppend(&event->stored_, std::move(waiter)));
+  if (attempt.published) attempt.published->id = std::move(event->id_);
+  return attempt;
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> Bus::Subscribe(
     SubscribeOptions options) const {
   EVENTBUS_ASSIGN_OR_RETURN(
-      uint64_t cursor, ring_->Register(options.start, options.from_sequence));
-  return std::unique_ptr<Subscription>(new Subscription(
-      ring_, cursor, std::move(options.matcher), std::move(options.name)));
+      std::unique_ptr<RingReader> reader,
+      ring_->Register(options.start, options.from_sequence, options.overflow));
+  return std::unique_ptr<Subscription>(
+      new Subscription(ring_, std::move(reader), options.overflow,
+                       std::move(options.matcher), std::move(options.name)));
 }
 
 void Bus::Close() const { ring_->Close(); }
@@ -97,6 +121,8 @@ bool Bus::AwaitNoSubscribers(absl::Time deadline) const {
 }
 
 uint64_t Bus::subscriber_count() const { return ring_->subscriber_count(); }
+
+uint64_t Bus::blocked_publishers() const { return ring_->blocked_publishers(); }
 
 uint64_t Bus::next_sequence() const { return ring_->next_sequence(); }
 

@@ -1,6 +1,8 @@
 // Bus: the in-memory broadcast bus, usable without gRPC.
 //
-// Publish never waits for subscribers. The bus assigns each accepted event
+// Publish waits for no subscriber, except one whose overflow policy is
+// Overflow::kBlock (subscription.h), for at most BusOptions::max_block. The
+// bus assigns each accepted event
 // the next sequence number (1, 2, 3, ... without gaps), its publish time and,
 // when empty, a random UUID as id; encodes it once; and keeps it in a ring of
 // `capacity` events shared by every subscriber. Every subscriber sees every
@@ -16,11 +18,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "eventbus/v1/eventbus.pb.h"
+#include "server/bus/stored_event.h"
 #include "server/bus/subscription.h"
 
 namespace eventbus {
@@ -46,6 +50,11 @@ struct BusOptions {
   uint64_t max_event_bytes = 1 << 20;
   // Subscriptions alive at once, 1..kMaxSubscribers.
   uint64_t max_subscribers = 10000;
+  // How long a kBlock subscription may hold publishers back before the bus
+  // ends it; kMinBlock..kMaxBlock.
+  static constexpr absl::Duration kMinBlock = absl::Milliseconds(1);
+  static constexpr absl::Duration kMaxBlock = absl::Hours(1);
+  absl::Duration max_block = absl::Seconds(1);
   // Source of publish times; tests substitute it.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -55,6 +64,42 @@ struct PublishResult {
   std::string id;
   // Subscriptions registered when the event was published.
   uint64_t subscribers = 0;
+};
+
+// Told when a publish that a kBlock subscription held back may go on (see
+// Bus::TryPublish).
+class PublishWaiter {
+ public:
+  virtual ~PublishWaiter() = default;
+  // Called once per arming, from a reader's thread (or the one closing the
+  // bus), with no bus lock held. Must not block; may be spurious. May be
+  // called after the waiter's owner lost interest, which checks its state.
+  virtual void OnMayPublish() = 0;
+};
+
+// An event validated and encoded for publishing (Bus::Prepare), not yet
+// numbered. Move-only.
+class PreparedEvent {
+ public:
+  PreparedEvent(PreparedEvent&&) = default;
+  PreparedEvent& operator=(PreparedEvent&&) = default;
+
+ private:
+  friend class Bus;
+  PreparedEvent(std::shared_ptr<StoredEvent> stored, std::string id)
+      : stored_(std::move(stored)), id_(std::move(id)) {}
+  std::shared_ptr<StoredEvent> stored_;
+  std::string id_;
+};
+
+// The outcome of Bus::TryPublish.
+struct PublishAttempt {
+  // Set when the event was published.
+  std::optional<PublishResult> published;
+  // Otherwise a kBlock subscription holds the bus: try again when the waiter
+  // is called, and at this time at the latest (the bus then ends that
+  // subscription and publishes).
+  absl::Time retry_by = absl::InfinitePast();
 };
 
 // Where a subscription starts, what it receives, and its name.
@@ -67,6 +112,7 @@ struct SubscribeOptions {
   Start start = Start::kNext;
   uint64_t from_sequence = 0;
   EventMatcher matcher;
+  Overflow overflow = Overflow::kDropOldest;
   // For logs only.
   std::string name;
 };
@@ -77,11 +123,23 @@ class Bus {
   static absl::StatusOr<Bus> Create(BusOptions options);
 
   // Validates and publishes a copy of `event`, with a random UUID as its id
-  // when it has none; any sequence or publish_time in it is replaced.
+  // when it has none; any sequence or publish_time in it is replaced. While
+  // a kBlock subscription has not read the event this one would overwrite,
+  // waits for it, for at most max_block: then that subscription ends and
+  // the event is published.
   // Errors: InvalidArgument (no payload, an enum value outside its enum,
   // larger than max_event_bytes), Unavailable (the bus is closed). A
   // rejected event consumes no sequence.
   absl::StatusOr<PublishResult> Publish(const v1::Event& event) const;
+
+  // Publish in two steps, for callers that must not block a thread:
+  // Prepare validates and encodes (the errors of Publish but Unavailable);
+  // TryPublish publishes, or, while a kBlock subscription holds the bus,
+  // arms `waiter` and says when to try again (see PublishAttempt). Error:
+  // Unavailable (closed; `event` is left as it was).
+  absl::StatusOr<PreparedEvent> Prepare(const v1::Event& event) const;
+  absl::StatusOr<PublishAttempt> TryPublish(
+      PreparedEvent* event, std::weak_ptr<PublishWaiter> waiter) const;
 
   // Registers a subscription. Errors: InvalidArgument (from_sequence 0),
   // OutOfRange (from_sequence beyond the next sequence), ResourceExhausted
@@ -98,6 +156,8 @@ class Bus {
   bool AwaitNoSubscribers(absl::Time deadline) const;
 
   uint64_t subscriber_count() const;
+  // Publishers waiting in Publish() for a kBlock subscription.
+  uint64_t blocked_publishers() const;
   // The sequence the next accepted event will get.
   uint64_t next_sequence() const;
   const BusOptions& options() const;

@@ -1,16 +1,24 @@
 // Ring: the state one Bus shares with its Subscriptions (internal).
 //
 // Locking: one mutex guards the ring of events, the sequence counter, the
-// subscriber count, the armed wakers and the closed flag. Publishers hold it
-// to assign a sequence and swap one slot; readers hold it to copy references
-// to the events they read. Nothing that can block, allocate much, free an
-// event or call out (wakers) happens under it: evicted events are released
-// and wakers run after it is dropped.
+// readers' positions, the armed wakers and waiters, and the closed flag.
+// Publishers hold it to assign a sequence and swap one slot; readers hold it
+// to copy references to the events they read. Nothing that can block,
+// allocate much, free an event or call out (wakers, waiters) happens under
+// it: evicted events are released and wakers run after it is dropped.
+//
+// Holding back: the readers with Overflow::kBlock are the ring's holders. An
+// append that would overwrite an event a holder has not read does not
+// happen; the publisher waits (Append) or is told to try again (TryAppend)
+// and is woken when the slowest holder reads. When the ring has been held
+// for BusOptions::max_block, the next attempt ends the holders in the way and
+// appends.
 #ifndef EVENTBUS_SERVER_BUS_RING_H_
 #define EVENTBUS_SERVER_BUS_RING_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,52 +30,95 @@
 
 namespace eventbus {
 
+// One subscription's position. Its fields are guarded by its Ring's mu_:
+// only the Ring touches them.
+struct RingReader {
+  uint64_t cursor = 0;
+  Overflow overflow = Overflow::kDropOldest;
+  // Lost before the reader started (a from_sequence no longer retained); a
+  // kBlock or kDisconnect reader reports it first. kDropOldest readers keep
+  // their cursor behind instead.
+  std::optional<Lag> start_lag;
+  // Not OK once the ring ended this reader.
+  absl::Status ended;
+};
+
 class Ring {
  public:
   explicit Ring(BusOptions options) : options_(std::move(options)) {}
 
   const BusOptions& options() const { return options_; }
 
-  // Assigns the next sequence and the publish time to `event`, stores it and
-  // wakes armed subscriptions. Returns the sequence and the subscriber count.
-  // Error: Unavailable when closed (nothing is consumed). The size limit is
-  // the Bus's to check, before the event is encoded.
+  // Assigns the next sequence and the publish time to `*event`, stores it and
+  // wakes armed subscriptions; first waits while a holder is in the way
+  // (for at most max_block, see above). Returns the sequence and the
+  // subscriber count. Error: Unavailable when closed (nothing is consumed).
+  // The size limit is the Bus's to check, before the event is encoded.
   absl::StatusOr<PublishResult> Append(std::shared_ptr<StoredEvent> event)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers a subscriber and returns its first cursor.
-  absl::StatusOr<uint64_t> Register(SubscribeOptions::Start start,
-                                    uint64_t from_sequence)
+  // Append without waiting: while a holder is in the way, leaves `*event`
+  // alone, arms `waiter` (unless expired) and returns the time by which to
+  // try again (PublishAttempt).
+  absl::StatusOr<PublishAttempt> TryAppend(std::shared_ptr<StoredEvent>* event,
+                                           std::weak_ptr<PublishWaiter> waiter)
       ABSL_LOCKS_EXCLUDED(mu_);
-  void Unregister() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Reads from `*cursor` into `batch` (see Subscription::TryRead) and moves
-  // the cursor past what it read and lost.
-  void Read(uint64_t* cursor, const ReadLimits& limits, ReadBatch* batch)
+  // Registers a subscriber at its first position.
+  absl::StatusOr<std::unique_ptr<RingReader>> Register(
+      SubscribeOptions::Start start, uint64_t from_sequence, Overflow overflow)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Unregister(RingReader* reader) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Reads from the reader's cursor into `batch` (see Subscription::TryRead)
+  // and moves the cursor past what it read and lost.
+  void Read(RingReader* reader, const ReadLimits& limits, ReadBatch* batch)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // See Subscription::Arm.
-  bool Arm(uint64_t cursor, std::weak_ptr<SubscriptionWaker> waker)
+  bool Arm(const RingReader* reader, std::weak_ptr<SubscriptionWaker> waker)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Waits until a read at `cursor` finds something; false on deadline.
-  bool AwaitReadable(uint64_t cursor, absl::Time deadline)
+  // Waits until a read finds something; false on deadline.
+  bool AwaitReadable(const RingReader* reader, absl::Time deadline)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  uint64_t CursorOf(const RingReader* reader) const ABSL_LOCKS_EXCLUDED(mu_);
 
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
   bool AwaitNoSubscribers(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t subscriber_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t blocked_publishers() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t next_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using Wakers = std::vector<std::weak_ptr<SubscriptionWaker>>;
+  using Waiters = std::vector<std::weak_ptr<PublishWaiter>>;
+
+  // Appends `*event`, or returns the time by which to try again while a
+  // holder is in the way (ending the holders once that time has come).
+  absl::StatusOr<PublishAttempt> AppendLocked(
+      std::shared_ptr<StoredEvent>* event,
+      std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a holder has not read `sequence` (updates holder_floor_).
+  bool HeldBack(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lowest cursor of the holders (UINT64_MAX without holders).
+  uint64_t LowestHolderCursor() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the holders that have not read `sequence`.
+  void EndHoldersBehind(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands every waiting publisher to `waiters` and signals the blocked ones.
+  void ReleasePublishers(Waiters* waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The oldest sequence still in the ring (next_sequence_ when empty).
   uint64_t OldestRetained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool ReadableAt(uint64_t cursor) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cursor < next_sequence_ || closed_;
+  bool ReadableBy(const RingReader& reader) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return reader.cursor < next_sequence_ || closed_ || !reader.ended.ok() ||
+           reader.start_lag.has_value();
   }
   static void Wake(const Wakers& wakers);
+  static void Wake(const Waiters& waiters);
 
   const BusOptions options_;
   mutable Mutex mu_;
@@ -75,12 +126,23 @@ class Ring {
   // subscriber leaves.
   CondVar changed_{&mu_};
   uint64_t blocked_readers_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signalled when a holder reads or leaves, and on close, while
+  // blocked_publishers_ > 0.
+  CondVar space_{&mu_};
+  uint64_t blocked_publishers_ ABSL_GUARDED_BY(mu_) = 0;
   // slots_[(sequence - 1) % capacity]; grows to capacity as events arrive.
   std::vector<std::shared_ptr<const StoredEvent>> slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t subscribers_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Wakers armed_ ABSL_GUARDED_BY(mu_);
+  // The kBlock readers still holding, and a lower bound of their cursors.
+  std::vector<RingReader*> holders_ ABSL_GUARDED_BY(mu_);
+  uint64_t holder_floor_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
+  // Since when a holder has held the ring back, while it does.
+  std::optional<absl::Time> held_since_ ABSL_GUARDED_BY(mu_);
+  // Publishers told to try again (TryAppend).
+  Waiters waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace eventbus

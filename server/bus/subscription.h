@@ -3,13 +3,24 @@
 // A Subscription is created by Bus::Subscribe and owned by its reader; it
 // leaves the bus when destroyed. It holds a cursor (the next sequence it will
 // read) and its filter. Reads never block publishers for longer than it takes
-// to copy references to the events read, and never wait for other readers.
+// to copy references to the events read, and never wait for other readers;
+// only a kBlock subscription that does not read holds publishers back.
 //
-// Lag: the bus retains the last `capacity` events. When the cursor points at
-// an event that was already overwritten, the next read reports the exact
-// range lost as a Lag (first..last) and continues from the oldest retained
-// event. For an unfiltered subscription, events read plus events reported
-// lost equal the events published since it started, with no overlap.
+// Overflow: the bus retains the last `capacity` events. What happens when a
+// subscription falls that far behind is its Overflow policy:
+//   kDropOldest: the next read reports the exact range lost as a Lag
+//     (first..last) and continues from the oldest retained event.
+//   kBlock: the subscription is never lapped. A publish that would overwrite
+//     an event it has not read waits until it has (see Bus::Publish); one
+//     that waits longer than BusOptions::max_block ends the subscription.
+//   kDisconnect: the subscription ends instead of losing an event.
+// An ended subscription's next read returns `ended`: ResourceExhausted,
+// naming the next sequence it needs, so its reader can resume from there.
+// A subscription that starts at a sequence no longer retained reports that
+// range as a Lag first, whatever its policy: those events were lost before
+// it started. For an unfiltered subscription, events read plus events
+// reported lost equal the events published since it started (up to where it
+// ended), with no overlap.
 //
 // Thread-safety: one thread at a time may call a Subscription's methods (as
 // with a tokio broadcast Receiver); different Subscriptions are independent.
@@ -23,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/bus/event_matcher.h"
 #include "server/bus/stored_event.h"
@@ -30,6 +42,10 @@
 namespace eventbus {
 
 class Ring;
+struct RingReader;
+
+// What a subscription does when it falls `capacity` events behind (above).
+enum class Overflow { kDropOldest, kBlock, kDisconnect };
 
 // A range of sequence numbers a subscription lost, both ends included.
 struct Lag {
@@ -49,17 +65,23 @@ struct ReadLimits {
 
 // What one read produced, in this order: a lag notice, then events in
 // ascending sequence order. `end_of_stream` is set, with nothing else, once
-// the bus was closed and the subscription has read every event.
+// the bus was closed and the subscription has read every event. `ended` is
+// an error, with nothing else, once the bus ended the subscription (see
+// Overflow above); every later read returns it again.
 struct ReadBatch {
   std::optional<Lag> lag;
   std::vector<std::shared_ptr<const StoredEvent>> events;
   bool end_of_stream = false;
+  absl::Status ended;
 
-  bool empty() const { return !lag && events.empty() && !end_of_stream; }
+  bool empty() const {
+    return !lag && events.empty() && !end_of_stream && ended.ok();
+  }
   void Clear() {
     lag.reset();
     events.clear();
     end_of_stream = false;
+    ended = absl::OkStatus();
   }
 };
 
@@ -95,20 +117,20 @@ class Subscription {
   bool Arm(std::weak_ptr<SubscriptionWaker> waker);
 
   // The next sequence this subscription will read.
-  uint64_t cursor() const { return cursor_; }
+  uint64_t cursor() const;
+  Overflow overflow() const { return overflow_; }
   const std::string& name() const { return name_; }
 
  private:
   friend class Bus;
-  Subscription(std::shared_ptr<Ring> ring, uint64_t cursor,
-               EventMatcher matcher, std::string name)
-      : ring_(std::move(ring)),
-        cursor_(cursor),
-        matcher_(std::move(matcher)),
-        name_(std::move(name)) {}
+  Subscription(std::shared_ptr<Ring> ring, std::unique_ptr<RingReader> reader,
+               Overflow overflow, EventMatcher matcher, std::string name);
 
   const std::shared_ptr<Ring> ring_;
-  uint64_t cursor_;
+  // This subscription's position, which the ring reads and writes under its
+  // lock (it holds publishers back for kBlock).
+  const std::unique_ptr<RingReader> reader_;
+  const Overflow overflow_;
   const EventMatcher matcher_;
   const std::string name_;
 };

@@ -1,7 +1,9 @@
 // Concurrent publishers and subscribers: every subscriber's reads and lag
-// notices tile the sequence range exactly. Also run under ThreadSanitizer
-// (scripts/tsan).
+// notices tile the sequence range exactly, under each overflow policy (kBlock
+// readers lose nothing, kDisconnect readers end where they would have). Also
+// run under ThreadSanitizer (scripts/tsan).
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/mutex.h"
@@ -16,6 +18,8 @@ struct Tally {
   uint64_t received = 0;
   uint64_t missed = 0;
   bool ordered = true;
+  // The sequence it would resume from, when the bus ended it.
+  uint64_t ended_at = 0;
 };
 
 // One subscriber reading until end_of_stream. Stalling readers use the
@@ -46,6 +50,11 @@ class Reader : public SubscriptionWaker,
       }
       if (batch.empty()) {
         tally.ordered = false;  // timed out: the stream never ended
+        return;
+      }
+      if (!batch.ended.ok()) {
+        tally.ended_at = subscription_->cursor();
+        if (tally.ended_at != expected) tally.ordered = false;
         return;
       }
       if (batch.lag) {
@@ -124,6 +133,62 @@ TEST(BusStressTest, ConcurrentPublishersAndReadersAccountForEveryEvent) {
   for (const auto& reader : readers) {
     EXPECT_TRUE(reader->tally.ordered);
     EXPECT_EQ(reader->tally.received + reader->tally.missed, published);
+  }
+}
+
+TEST(BusStressTest, EveryOverflowPolicyAccountsForEveryEvent) {
+  constexpr int kPublishers = 3;
+  constexpr int kEventsPerPublisher = 10000;
+  BusOptions options;
+  options.capacity = 64;
+  options.max_block = absl::Seconds(60);
+  Bus bus = *Bus::Create(options);
+
+  // Policy and stall per reader: both kBlock readers must hold the
+  // publishers back, the stalling kDisconnect one is likely to end.
+  const std::vector<std::pair<Overflow, bool>> kinds = {
+      {Overflow::kBlock, true},      {Overflow::kBlock, false},
+      {Overflow::kDisconnect, true}, {Overflow::kDisconnect, false},
+      {Overflow::kDropOldest, true}, {Overflow::kDropOldest, false}};
+  std::vector<std::shared_ptr<Reader>> readers;
+  for (const auto& [overflow, stall] : kinds) {
+    SubscribeOptions subscribe;
+    subscribe.overflow = overflow;
+    readers.push_back(
+        std::make_shared<Reader>(*bus.Subscribe(std::move(subscribe)), stall));
+  }
+  std::vector<std::thread> threads;
+  for (auto& reader : readers)
+    threads.emplace_back([&reader] { reader->Run(); });
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < kPublishers; ++p) {
+    publishers.emplace_back([&bus] {
+      for (int i = 0; i < kEventsPerPublisher; ++i) {
+        ASSERT_TRUE(bus.Publish(testing::AuditEvent()).ok());
+      }
+    });
+  }
+  for (auto& t : publishers) t.join();
+  bus.Close();
+  for (auto& t : threads) t.join();
+
+  const uint64_t published = kPublishers * kEventsPerPublisher;
+  for (size_t i = 0; i < readers.size(); ++i) {
+    const Tally& tally = readers[i]->tally;
+    const Overflow overflow = kinds[i].first;
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(tally.ordered);
+    if (overflow == Overflow::kDropOldest || tally.ended_at == 0) {
+      EXPECT_EQ(tally.received + tally.missed, published);
+    } else {
+      EXPECT_EQ(tally.received + tally.missed, tally.ended_at - 1);
+    }
+    if (overflow == Overflow::kBlock) {
+      EXPECT_EQ(tally.received, published);
+      EXPECT_EQ(tally.missed, 0u);
+      EXPECT_EQ(tally.ended_at, 0u);
+    }
+    if (overflow != Overflow::kDropOldest) EXPECT_EQ(tally.missed, 0u);
   }
 }
 

@@ -54,9 +54,18 @@ class RingTest : public ::testing::Test {
     return result.ok() ? result->sequence : 0;
   }
 
-  ReadBatch Read(uint64_t* cursor, size_t max_events = 1024) {
+  std::unique_ptr<RingReader> Register(
+      SubscribeOptions::Start start, uint64_t from_sequence = 0,
+      Overflow overflow = Overflow::kDropOldest) {
+    absl::StatusOr<std::unique_ptr<RingReader>> reader =
+        ring_.Register(start, from_sequence, overflow);
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    return reader.ok() ? *std::move(reader) : nullptr;
+  }
+
+  ReadBatch Read(RingReader* reader, size_t max_events = 1024) {
     ReadBatch batch;
-    ring_.Read(cursor, {.max_events = max_events, .max_bytes = 1 << 20},
+    ring_.Read(reader, {.max_events = max_events, .max_bytes = 1 << 20},
                &batch);
     return batch;
   }
@@ -69,94 +78,103 @@ TEST_F(RingTest, AssignsSequencesWithoutGapsAndTheClocksTime) {
   EXPECT_EQ(Append(), 1u);
   EXPECT_EQ(Append(), 2u);
   EXPECT_EQ(ring_.next_sequence(), 3u);
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kEarliest, 0);
-  ReadBatch batch = Read(&cursor);
+  std::unique_ptr<RingReader> reader =
+      Register(SubscribeOptions::Start::kEarliest);
+  ReadBatch batch = Read(reader.get());
   ASSERT_THAT(Sequences(batch), ElementsAre(1, 2));
   EXPECT_EQ(batch.events[0]->event().publish_time().seconds(), 1700000000);
-  EXPECT_EQ(cursor, 3u);
+  EXPECT_EQ(ring_.CursorOf(reader.get()), 3u);
 }
 
 TEST_F(RingTest, WrapAroundReportsTheExactLostRange) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   for (int i = 0; i < 10; ++i) Append();  // capacity 4 keeps 7..10
-  ReadBatch batch = Read(&cursor);
+  ReadBatch batch = Read(reader.get());
   ASSERT_TRUE(batch.lag.has_value());
   EXPECT_EQ(*batch.lag, (Lag{.first_sequence = 1, .last_sequence = 6}));
   EXPECT_THAT(Sequences(batch), ElementsAre(7, 8, 9, 10));
-  EXPECT_EQ(cursor, 11u);
+  EXPECT_EQ(ring_.CursorOf(reader.get()), 11u);
 }
 
 TEST_F(RingTest, ReadStopsAtMaxEventsAndResumes) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   for (int i = 0; i < 3; ++i) Append();
-  EXPECT_THAT(Sequences(Read(&cursor, 2)), ElementsAre(1, 2));
-  EXPECT_THAT(Sequences(Read(&cursor, 2)), ElementsAre(3));
-  EXPECT_TRUE(Read(&cursor).empty());
+  EXPECT_THAT(Sequences(Read(reader.get(), 2)), ElementsAre(1, 2));
+  EXPECT_THAT(Sequences(Read(reader.get(), 2)), ElementsAre(3));
+  EXPECT_TRUE(Read(reader.get()).empty());
 }
 
 TEST_F(RingTest, RegisterChecksTheStartSequence) {
   Append();
   Append();
-  EXPECT_EQ(*ring_.Register(SubscribeOptions::Start::kNext, 0), 3u);
-  EXPECT_EQ(*ring_.Register(SubscribeOptions::Start::kEarliest, 0), 1u);
-  EXPECT_EQ(*ring_.Register(SubscribeOptions::Start::kSequence, 2), 2u);
-  EXPECT_EQ(*ring_.Register(SubscribeOptions::Start::kSequence, 3), 3u);
-  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 4),
+  auto next = Register(SubscribeOptions::Start::kNext);
+  EXPECT_EQ(ring_.CursorOf(next.get()), 3u);
+  auto earliest = Register(SubscribeOptions::Start::kEarliest);
+  EXPECT_EQ(ring_.CursorOf(earliest.get()), 1u);
+  auto two = Register(SubscribeOptions::Start::kSequence, 2);
+  EXPECT_EQ(ring_.CursorOf(two.get()), 2u);
+  auto three = Register(SubscribeOptions::Start::kSequence, 3);
+  EXPECT_EQ(ring_.CursorOf(three.get()), 3u);
+  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 4,
+                             Overflow::kDropOldest),
               StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 0),
+  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 0,
+                             Overflow::kDropOldest),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ring_.subscriber_count(), 4u);
-  ring_.Unregister();
+  ring_.Unregister(three.get());
   EXPECT_EQ(ring_.subscriber_count(), 3u);
 }
 
 TEST_F(RingTest, ArmedWakerRunsOnceOnTheNextAppend) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   auto waker = std::make_shared<CountingWaker>();
-  EXPECT_TRUE(ring_.Arm(cursor, waker));
+  EXPECT_TRUE(ring_.Arm(reader.get(), waker));
   Append();
   Append();
   EXPECT_EQ(waker->wakes, 1);
   // Something to read already: Arm refuses, the caller reads instead.
-  EXPECT_FALSE(ring_.Arm(cursor, waker));
+  EXPECT_FALSE(ring_.Arm(reader.get(), waker));
 }
 
 TEST_F(RingTest, AWakerThatIsGoneIsSkipped) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   {
     auto waker = std::make_shared<CountingWaker>();
-    EXPECT_TRUE(ring_.Arm(cursor, waker));
+    EXPECT_TRUE(ring_.Arm(reader.get(), waker));
   }
   EXPECT_EQ(Append(), 1u);
 }
 
 TEST_F(RingTest, CloseRefusesAppendsAndEndsReadersAfterTheRest) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   Append();
   auto waker = std::make_shared<CountingWaker>();
-  uint64_t other = *ring_.Register(SubscribeOptions::Start::kNext, 0);
-  EXPECT_TRUE(ring_.Arm(other, waker));
+  std::unique_ptr<RingReader> other = Register(SubscribeOptions::Start::kNext);
+  EXPECT_TRUE(ring_.Arm(other.get(), waker));
   ring_.Close();
   EXPECT_EQ(waker->wakes, 1);
   EXPECT_THAT(ring_.Append(Stored()), StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kNext, 0),
-              StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(Sequences(Read(&cursor)), ElementsAre(1));
-  EXPECT_TRUE(Read(&cursor).end_of_stream);
+  EXPECT_THAT(
+      ring_.Register(SubscribeOptions::Start::kNext, 0, Overflow::kDropOldest),
+      StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Sequences(Read(reader.get())), ElementsAre(1));
+  EXPECT_TRUE(Read(reader.get()).end_of_stream);
 }
 
 TEST_F(RingTest, AwaitReadableReturnsWhenAnEventArrives) {
-  uint64_t cursor = *ring_.Register(SubscribeOptions::Start::kNext, 0);
-  EXPECT_FALSE(ring_.AwaitReadable(cursor, absl::Now()));
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
+  EXPECT_FALSE(ring_.AwaitReadable(reader.get(), absl::Now()));
   std::thread publisher([this] { Append(); });
-  EXPECT_TRUE(ring_.AwaitReadable(cursor, absl::Now() + absl::Seconds(30)));
+  EXPECT_TRUE(
+      ring_.AwaitReadable(reader.get(), absl::Now() + absl::Seconds(30)));
   publisher.join();
 }
 
 TEST_F(RingTest, AwaitNoSubscribersReturnsWhenTheLastLeaves) {
-  ASSERT_TRUE(ring_.Register(SubscribeOptions::Start::kNext, 0).ok());
+  std::unique_ptr<RingReader> reader = Register(SubscribeOptions::Start::kNext);
   EXPECT_FALSE(ring_.AwaitNoSubscribers(absl::Now()));
-  std::thread leaver([this] { ring_.Unregister(); });
+  std::thread leaver([&] { ring_.Unregister(reader.get()); });
   EXPECT_TRUE(ring_.AwaitNoSubscribers(absl::Now() + absl::Seconds(30)));
   leaver.join();
 }

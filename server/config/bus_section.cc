@@ -16,6 +16,9 @@ std::vector<Setting> BusSettings() {
       bus.Row("max_event_bytes", &BusConfig::max_event_bytes,
               SizeIn(BusOptions::kMinEventBytes, BusOptions::kMaxEventBytes),
               "largest accepted event, in bytes or with B, KiB, MiB"),
+      bus.Row("max_block", &BusConfig::max_block,
+              DurationIn(BusOptions::kMinBlock, BusOptions::kMaxBlock),
+              "end a BLOCK subscriber that holds publishers back this long"),
   };
 }
 

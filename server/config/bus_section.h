@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "absl/time/time.h"
+
 namespace eventbus {
 
 // bus: the ring.
@@ -15,6 +17,10 @@ struct BusConfig {
   // BusOptions::kMinEventBytes..kMaxEventBytes; integer bytes or a string
   // with suffix B, KiB or MiB ("1MiB", "512KiB").
   uint64_t max_event_bytes = 1 << 20;
+  // bus.max_block: how long a subscriber with overflow BLOCK may hold
+  // publishers back before its stream is ended;
+  // BusOptions::kMinBlock..kMaxBlock.
+  absl::Duration max_block = absl::Seconds(1);
 };
 
 }  // namespace eventbus

@@ -8,6 +8,7 @@ BusOptions BusOptionsFrom(const Config& config) {
   BusOptions options;
   options.capacity = config.bus.capacity;
   options.max_event_bytes = config.bus.max_event_bytes;
+  options.max_block = config.bus.max_block;
   options.max_subscribers = config.server.max_subscribers;
   return options;
 }

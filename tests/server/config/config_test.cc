@@ -260,6 +260,16 @@ TEST(ConfigTest, BadDurations) {
                        "got \"5\""));
 }
 
+TEST(ConfigTest, MaxBlockIsBetweenOneMillisecondAndOneHour) {
+  EXPECT_EQ(ParseKey("bus", "max_block", "250ms")->bus.max_block,
+            absl::Milliseconds(250));
+  const std::string prefix = "eventbus.yaml:2: bus.max_block: ";
+  EXPECT_EQ(ParseKey("bus", "max_block", "0").status(),
+            Invalid(prefix + "must be between 1ms and 1h, got 0"));
+  EXPECT_EQ(ParseKey("bus", "max_block", "2h").status(),
+            Invalid(prefix + "must be between 1ms and 1h, got 2h"));
+}
+
 TEST(ConfigTest, Addresses) {
   for (std::string_view address :
        {"127.0.0.1:50051", "localhost:0", "0.0.0.0:65535", "my-host.example:80",

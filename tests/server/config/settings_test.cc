@@ -91,6 +91,8 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "an integer"},
       {"bus.max_event_bytes", "EVENTBUS_BUS_MAX_EVENT_BYTES",
        "--max-event-bytes", "SIZE", "a size"},
+      {"bus.max_block", "EVENTBUS_BUS_MAX_BLOCK", "--max-block", "DUR",
+       "a duration"},
       {"limits.max_attributes", "EVENTBUS_LIMITS_MAX_ATTRIBUTES",
        "--max-attributes", "N", "an integer"},
       {"limits.max_attribute_key_bytes",
@@ -187,7 +189,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 15);
+  EXPECT_EQ(ranged, 16);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -241,6 +243,9 @@ Flags:
   --max-event-bytes SIZE
       largest accepted event, in bytes or with B, KiB, MiB (64B..64MiB)
       default: 1MiB
+  --max-block DUR
+      end a BLOCK subscriber that holds publishers back this long (1ms..1h)
+      default: 1s
   --max-attributes N
       most attributes on one event (0..1000000)
       default: 64
@@ -295,6 +300,7 @@ Environment (overrides the file; flags override it):
   EVENTBUS_SERVER_TLS_CLIENT_CA_FILE         like --tls-client-ca-file
   EVENTBUS_BUS_CAPACITY                      like --capacity
   EVENTBUS_BUS_MAX_EVENT_BYTES               like --max-event-bytes
+  EVENTBUS_BUS_MAX_BLOCK                     like --max-block
   EVENTBUS_LIMITS_MAX_ATTRIBUTES             like --max-attributes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES    like --max-attribute-key-bytes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES  like --max-attribute-value-bytes
@@ -323,6 +329,7 @@ Config file keys (YAML), with their defaults:
   bus:
     capacity: 1024                           like --capacity
     max_event_bytes: 1MiB                    like --max-event-bytes
+    max_block: 1s                            like --max-block
   limits:
     max_attributes: 64                       like --max-attributes
     max_attribute_key_bytes: 256B            like --max-attribute-key-bytes

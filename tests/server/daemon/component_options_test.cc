@@ -15,6 +15,7 @@ TEST(ComponentOptionsTest, ConfigDefaultsAreTheComponentsDefaults) {
   EXPECT_EQ(bus.capacity, bus_defaults.capacity);
   EXPECT_EQ(bus.max_event_bytes, bus_defaults.max_event_bytes);
   EXPECT_EQ(bus.max_subscribers, bus_defaults.max_subscribers);
+  EXPECT_EQ(bus.max_block, bus_defaults.max_block);
 
   const RequestLimits limits = RequestLimitsFrom(config.limits);
   const RequestLimits limits_defaults;
@@ -37,6 +38,7 @@ TEST(ComponentOptionsTest, EachSettingReachesItsComponent) {
   Config config;
   config.bus.capacity = 7;
   config.bus.max_event_bytes = 4096;
+  config.bus.max_block = absl::Milliseconds(250);
   config.server.max_subscribers = 9;
   config.server.tls = {
       .cert_file = "c.pem", .key_file = "k.pem", .client_ca_file = "ca.pem"};
@@ -54,6 +56,7 @@ TEST(ComponentOptionsTest, EachSettingReachesItsComponent) {
   const BusOptions bus = BusOptionsFrom(config);
   EXPECT_EQ(bus.capacity, 7u);
   EXPECT_EQ(bus.max_event_bytes, 4096u);
+  EXPECT_EQ(bus.max_block, absl::Milliseconds(250));
   EXPECT_EQ(bus.max_subscribers, 9u);
   const TlsOptions tls = TlsOptionsFrom(config.server);
   EXPECT_EQ(tls.cert_file, "c.pem");

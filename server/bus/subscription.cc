@@ -7,6 +7,18 @@
 
 namespace eventbus {
 
+const char* OverflowName(Overflow overflow) {
+  switch (overflow) {
+    case Overflow::kDropOldest:
+      return "drop-oldest";
+    case Overflow::kBlock:
+      return "block";
+    case Overflow::kDisconnect:
+      return "disconnect";
+  }
+  return "unknown";
+}
+
 Subscription::Subscription(std::shared_ptr<Ring> ring,
                            std::unique_ptr<RingReader> reader,
                            Overflow overflow, EventMatcher matcher,

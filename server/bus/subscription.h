@@ -46,6 +46,8 @@ struct RingReader;
 
 // What a subscription does when it falls `capacity` events behind (above).
 enum class Overflow { kDropOldest, kBlock, kDisconnect };
+// "drop-oldest", "block" or "disconnect", for logs.
+const char* OverflowName(Overflow overflow);
 
 // A range of sequence numbers a subscription lost, both ends included.
 struct Lag {

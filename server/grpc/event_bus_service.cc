@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "base/text.h"
 #include "server/grpc/grpc_status.h"
+#include "server/grpc/held_publish_reactor.h"
 #include "server/grpc/publish_stream_reactor.h"
 #include "server/grpc/raw_message.h"
 #include "server/grpc/subscribe_reactor.h"
@@ -19,46 +20,48 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
     grpc::ByteBuffer* raw_response) {
   context->AddInitialMetadata(kInstanceMetadataKey, instance_id_);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const auto finish = [context](const grpc::Status& status) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(status);
+    return reactor;
+  };
   // The right first: a peer without it learns nothing about its request.
   v1::PublishRequest request;
-  if (absl::Status admitted =
-          [&] {
-            EVENTBUS_RETURN_IF_ERROR(admission_.AuthorizePublisher(*context));
-            EVENTBUS_RETURN_IF_ERROR(
-                ParseRawMessage(*raw_request, "the request", &request));
-            return admission_.AdmitEvent(*context, request.event());
-          }();
-      !admitted.ok()) {
+  absl::StatusOr<PreparedEvent> prepared =
+      [&]() -> absl::StatusOr<PreparedEvent> {
+    EVENTBUS_RETURN_IF_ERROR(admission_.AuthorizePublisher(*context));
+    EVENTBUS_RETURN_IF_ERROR(
+        ParseRawMessage(*raw_request, "the request", &request));
+    EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(*context, request.event()));
+    if (!request.has_event()) {
+      return absl::InvalidArgumentError("PublishRequest.event is required");
+    }
+    return bus_.Prepare(request.event());
+  }();
+  absl::StatusOr<PublishAttempt> attempt =
+      prepared.ok() ? bus_.TryPublish(&*prepared, {}) : prepared.status();
+  if (!attempt.ok()) {
     refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),
-                      admitted);
-    reactor->Finish(ToGrpcStatus(admitted));
-    return reactor;
+                      attempt.status());
+    return finish(ToGrpcStatus(attempt.status()));
   }
-  if (!request.has_event()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "PublishRequest.event is required"));
-    return reactor;
+  if (!attempt->published) {
+    // A BLOCK subscriber holds the bus: wait without holding this thread.
+    return HeldPublishReactor::Start(context, bus_, *std::move(prepared),
+                                     raw_response, delivery_.get());
   }
-  absl::StatusOr<PublishResult> result = bus_.Publish(request.event());
-  if (!result.ok()) {
-    refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),
-                      result.status());
-    reactor->Finish(ToGrpcStatus(result.status()));
-    return reactor;
-  }
+  const PublishResult& result = *attempt->published;
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("published sequence={} id={} source={} subscribers={}",
-                  result->sequence, EscapeForLog(result->id),
-                  EscapeForLog(request.event().source()), result->subscribers);
+                  result.sequence, EscapeForLog(result.id),
+                  EscapeForLog(request.event().source()), result.subscribers);
   }
   v1::PublishResponse response;
-  response.set_sequence(result->sequence);
-  response.set_id(std::move(result->id));
-  response.set_subscribers(static_cast<uint32_t>(result->subscribers));
+  response.set_sequence(result.sequence);
+  response.set_id(result.id);
+  response.set_subscribers(static_cast<uint32_t>(result.subscribers));
   *raw_response = SerializeRawMessage(response);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return finish(grpc::Status::OK);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
@@ -79,7 +82,8 @@ EventBusService::PublishStream(grpc::CallbackServerContext* context) {
     return new RefusedBidiStream<grpc::ByteBuffer, grpc::ByteBuffer>(
         ToGrpcStatus(admitted));
   }
-  return new PublishStreamReactor(context, bus_, admission_, &refusals_);
+  return PublishStreamReactor::Start(context, bus_, admission_, &refusals_,
+                                     delivery_.get());
 }
 
 }  // namespace eventbus

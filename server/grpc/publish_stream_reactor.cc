@@ -8,62 +8,111 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/grpc/grpc_status.h"
+#include "server/grpc/held_publish_reactor.h"
 #include "server/grpc/raw_message.h"
 
 namespace eventbus {
 
+PublishStreamReactor* PublishStreamReactor::Start(
+    grpc::CallbackServerContext* context, Bus bus, Admission admission,
+    RefusalLog* refusals, DeliveryQueue* delivery) {
+  auto reactor = std::make_shared<PublishStreamReactor>(
+      context, std::move(bus), std::move(admission), refusals, delivery);
+  {
+    MutexLock lock(&reactor->mu_);
+    reactor->self_ = reactor;
+  }
+  reactor->StartSendInitialMetadata();
+  reactor->StartRead(&reactor->raw_request_);
+  return reactor.get();
+}
+
 PublishStreamReactor::PublishStreamReactor(grpc::CallbackServerContext* context,
                                            Bus bus, Admission admission,
-                                           RefusalLog* refusals)
+                                           RefusalLog* refusals,
+                                           DeliveryQueue* delivery)
     : bus_(std::move(bus)),
       admission_(std::move(admission)),
       refusals_(refusals),
+      delivery_(delivery),
       peer_(context->peer()),
-      limited_peer_(PeerLimits::PeerOf(peer_)) {
-  StartSendInitialMetadata();
-  StartRead(&request_);
-}
+      limited_peer_(PeerLimits::PeerOf(peer_)) {}
 
 void PublishStreamReactor::OnReadDone(bool ok) {
-  bool read_next = false;
   if (!ok) {
-    MutexLock lock(&mu_);
-    reads_done_ = true;  // half-closed by the client, or broken
-  } else {
-    // The request's events in order: `event`, or each of `events`.
-    ++requests_read_;
-    v1::PublishStreamRequest request;
-    absl::Status refused = ParseRawMessage(
-        request_, absl::StrCat("request ", requests_read_, " of the stream"),
-        &request);
-    if (refused.ok() && request.has_event() == (request.events_size() > 0)) {
-      refused = absl::InvalidArgumentError(
-          request.has_event()
-              ? "PublishStreamRequest carries both event and events"
-              : "PublishStreamRequest.event or .events is required");
+    {
+      MutexLock lock(&mu_);
+      reads_done_ = true;  // half-closed by the client, or broken
     }
-    const int count = request.has_event() ? 1 : request.events_size();
-    // Published outside the lock; their acknowledgements are queued under it.
-    std::vector<PublishResult> published;
-    published.reserve(count);
-    for (int i = 0; refused.ok() && i < count; ++i) {
-      const v1::Event& event =
-          request.has_event() ? request.event() : request.events(i);
-      absl::StatusOr<PublishResult> result =
-          [&]() -> absl::StatusOr<PublishResult> {
+    Advance();
+    return;
+  }
+  // The request's events in order: `event`, or each of `events`.
+  ++requests_read_;
+  request_.Clear();
+  request_error_ = ParseRawMessage(
+      raw_request_, absl::StrCat("request ", requests_read_, " of the stream"),
+      &request_);
+  if (request_error_.ok() &&
+      request_.has_event() == (request_.events_size() > 0)) {
+    request_error_ = absl::InvalidArgumentError(
+        request_.has_event()
+            ? "PublishStreamRequest carries both event and events"
+            : "PublishStreamRequest.event or .events is required");
+  }
+  next_event_ = 0;
+  PublishEvents();
+}
+
+void PublishStreamReactor::PublishEvents() {
+  absl::Status refused = request_error_;
+  const int count = request_.has_event() ? 1 : request_.events_size();
+  // Published outside the lock; their acknowledgements are queued under it.
+  std::vector<PublishResult> published;
+  std::optional<absl::Time> held_until;
+  while (refused.ok() && next_event_ < count) {
+    if (!prepared_) {
+      const v1::Event& event = request_.has_event()
+                                   ? request_.event()
+                                   : request_.events(next_event_);
+      absl::StatusOr<PreparedEvent> prepared =
+          [&]() -> absl::StatusOr<PreparedEvent> {
         EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, event));
-        return bus_.Publish(event);
+        return bus_.Prepare(event);
       }();
-      if (!result.ok()) {
-        refused = result.status();
+      if (!prepared.ok()) {
+        refused = prepared.status();
         break;
       }
-      published.push_back(*std::move(result));
+      prepared_ = *std::move(prepared);
     }
-    if (!refused.ok()) {
-      refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
-                         refused);
+    {
+      MutexLock lock(&mu_);
+      woken_ = false;
     }
+    absl::StatusOr<PublishAttempt> attempt =
+        bus_.TryPublish(&*prepared_, weak_from_this());
+    if (!attempt.ok()) {
+      refused = attempt.status();
+      break;
+    }
+    if (!attempt->published) {
+      MutexLock lock(&mu_);
+      if (woken_) continue;  // room was made meanwhile: try again now
+      held_until = attempt->retry_by;
+      break;
+    }
+    published.push_back(*std::move(attempt->published));
+    prepared_.reset();
+    ++next_event_;
+  }
+  if (!refused.ok()) {
+    prepared_.reset();
+    refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
+                       refused);
+  }
+  bool read_next = false;
+  {
     MutexLock lock(&mu_);
     for (PublishResult& result : published) {
       v1::PublishResponse* ack = pending_.add_acks();
@@ -74,13 +123,38 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     if (!refused.ok()) {
       error_ = refused;
       reads_done_ = true;
+    } else if (held_until && cancelled_) {
+      prepared_.reset();  // the client is gone: never published
+      reads_done_ = true;
+    } else if (held_until) {
+      held_ = true;
+      if (*held_until != alarm_at_) {
+        alarm_at_ = *held_until;
+        PostAt(alarm_at_, weak_from_this(), delivery_, &alarm_);
+      }
     } else {
       read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
-      read_next = !read_paused_;
+      read_next = !read_paused_ && !reads_done_;
     }
   }
-  if (read_next) StartRead(&request_);
+  if (read_next) StartRead(&raw_request_);
   Advance();
+}
+
+void PublishStreamReactor::Run() {
+  {
+    MutexLock lock(&mu_);
+    if (!held_) {
+      woken_ = true;
+      return;
+    }
+    held_ = false;
+    if (cancelled_) {
+      prepared_.reset();
+      return;
+    }
+  }
+  PublishEvents();
 }
 
 void PublishStreamReactor::OnWriteDone(bool ok) {
@@ -97,6 +171,31 @@ void PublishStreamReactor::OnWriteDone(bool ok) {
   Advance();
 }
 
+void PublishStreamReactor::OnCancel() {
+  {
+    MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (error_.ok()) error_ = absl::CancelledError("the stream was cancelled");
+    // A held event is dropped, unpublished: Run sees cancelled_. A pending
+    // read fails and ends the reads; a held stream has none, so end them.
+    if (!held_) return;
+    held_ = false;
+    reads_done_ = true;
+    alarm_.reset();
+  }
+  Advance();
+}
+
+void PublishStreamReactor::OnDone() {
+  std::shared_ptr<PublishStreamReactor> self;
+  {
+    MutexLock lock(&mu_);
+    alarm_.reset();
+    self = std::move(self_);
+  }
+  // `self` may be the last reference: this is destroyed on return.
+}
+
 void PublishStreamReactor::Advance() {
   enum class Next { kNothing, kWrite, kWriteAndResumeRead, kFinish };
   Next next = Next::kNothing;
@@ -109,11 +208,11 @@ void PublishStreamReactor::Advance() {
       pending_.clear_acks();
       writing_ = true;
       next = Next::kWrite;
-      if (read_paused_ && !reads_done_) {
+      if (read_paused_ && !reads_done_ && !held_) {
         read_paused_ = false;
         next = Next::kWriteAndResumeRead;
       }
-    } else if (reads_done_) {
+    } else if (reads_done_ && !held_) {
       finished_ = true;
       status = ToGrpcStatus(error_);
       next = Next::kFinish;
@@ -127,7 +226,7 @@ void PublishStreamReactor::Advance() {
       break;
     case Next::kWriteAndResumeRead:
       StartWrite(&response_);
-      StartRead(&request_);
+      StartRead(&raw_request_);
       break;
     case Next::kFinish:
       Finish(status);

@@ -99,9 +99,10 @@ void SubscribeReactor::Begin(grpc::CallbackServerContext* context,
     subscription_ = std::move(*subscription);
     context->AddInitialMetadata(kStartSequenceMetadataKey,
                                 std::to_string(subscription_->cursor()));
-    spdlog::debug("subscriber '{}' ({}) starts at sequence {}",
+    spdlog::debug("subscriber '{}' ({}) starts at sequence {}, overflow {}",
                   EscapeForLog(subscription_->name()), EscapeForLog(peer_),
-                  subscription_->cursor());
+                  subscription_->cursor(),
+                  OverflowName(subscription_->overflow()));
   }
   // Registered before the headers go out: every event published after the
   // client sees them reaches it.
@@ -111,12 +112,14 @@ void SubscribeReactor::Begin(grpc::CallbackServerContext* context,
 
 void SubscribeReactor::Pump() {
   Next next;
+  grpc::Status end_status;
   {
     MutexLock lock(&mu_);
     if (writing_ || finished_) return;
     next = cancelled_ ? Next::kCancel : Fill();
     if (next == Next::kWrite) writing_ = true;
     if (next == Next::kFinish || next == Next::kCancel) finished_ = true;
+    end_status = end_status_;
   }
   switch (next) {
     case Next::kArmed:
@@ -126,7 +129,7 @@ void SubscribeReactor::Pump() {
       StartWrite(&response_);
       break;
     case Next::kFinish:
-      Finish(grpc::Status::OK);
+      Finish(end_status);
       break;
     case Next::kCancel:
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
@@ -140,6 +143,13 @@ SubscribeReactor::Next SubscribeReactor::Fill() {
         {.max_events = kMaxResponseEvents, .max_bytes = budget_->NextLimit()},
         &batch_);
     if (batch_.end_of_stream) return Next::kFinish;
+    if (!batch_.ended.ok()) {
+      spdlog::warn("subscriber '{}' ({}) ended: {}",
+                   EscapeForLog(subscription_->name()), EscapeForLog(peer_),
+                   std::string(batch_.ended.message()));
+      end_status_ = ToGrpcStatus(batch_.ended);
+      return Next::kFinish;
+    }
     if (!batch_.empty()) {
       if (batch_.lag) NoteLag(*batch_.lag);
       grpc::Slice slice(SubscribeResponseSize(batch_));

@@ -5,7 +5,9 @@
 // kMaxResponseEvents and the ResponseBudget's byte limit), notes any lag,
 // writes one response, and repeats from OnWriteDone; with nothing to read it
 // arms a wake-up, and the publisher's OnReadable posts it to the
-// DeliveryQueue, whose thread calls Run.
+// DeliveryQueue, whose thread calls Run. When the bus ends the subscription
+// (its overflow policy, subscription.h), the stream finishes with that
+// status after the responses already written.
 //
 // Ownership: gRPC holds the raw pointer Start returns; the reactor holds a
 // reference to itself (self_) from Start until gRPC calls OnDone, and the
@@ -109,6 +111,9 @@ class SubscribeReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The status kFinish ends the stream with: OK after a drain, the bus's
+  // reason when it ended the subscription (its overflow policy).
+  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   uint64_t missed_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t missed_since_warning_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_lag_warning_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/bus/event_matcher.h"
 #include "server/grpc/raw_message.h"
@@ -34,6 +35,22 @@ absl::StatusOr<SubscribeOptions> SubscribeOptionsFromRequest(
   }
   EVENTBUS_ASSIGN_OR_RETURN(options.matcher,
                             EventMatcher::Create(request.filter()));
+  switch (request.overflow()) {
+    case v1::OVERFLOW_UNSPECIFIED:
+    case v1::OVERFLOW_DROP_OLDEST:
+      options.overflow = Overflow::kDropOldest;
+      break;
+    case v1::OVERFLOW_BLOCK:
+      options.overflow = Overflow::kBlock;
+      break;
+    case v1::OVERFLOW_DISCONNECT:
+      options.overflow = Overflow::kDisconnect;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("SubscribeRequest.overflow ", request.overflow(),
+                       " is not a value of eventbus.v1.Overflow (0 to 3)"));
+  }
   options.name = request.name();
   return options;
 }

@@ -32,13 +32,15 @@ class PublishStreamOnly final
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
       grpc::CallbackServerContext* context) override {
-    return new PublishStreamReactor(context, bus_, admission_, &refusals_);
+    return PublishStreamReactor::Start(context, bus_, admission_, &refusals_,
+                                       &delivery_);
   }
 
  private:
   const Bus bus_;
   const Admission admission_;
   RefusalLog refusals_;
+  DeliveryQueue delivery_{1};
 };
 
 class PublishStreamReactorTest : public ::testing::Test {

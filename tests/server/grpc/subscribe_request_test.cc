@@ -31,6 +31,24 @@ TEST(SubscribeRequestTest, OptionsFromRequest) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(SubscribeRequestTest, OverflowPolicies) {
+  v1::SubscribeRequest request;
+  EXPECT_EQ(SubscribeOptionsFromRequest(request)->overflow,
+            Overflow::kDropOldest);
+  request.set_overflow(v1::OVERFLOW_DROP_OLDEST);
+  EXPECT_EQ(SubscribeOptionsFromRequest(request)->overflow,
+            Overflow::kDropOldest);
+  request.set_overflow(v1::OVERFLOW_BLOCK);
+  EXPECT_EQ(SubscribeOptionsFromRequest(request)->overflow, Overflow::kBlock);
+  request.set_overflow(v1::OVERFLOW_DISCONNECT);
+  EXPECT_EQ(SubscribeOptionsFromRequest(request)->overflow,
+            Overflow::kDisconnect);
+  request.set_overflow(static_cast<v1::Overflow>(4));
+  EXPECT_THAT(SubscribeOptionsFromRequest(request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("SubscribeRequest.overflow 4")));
+}
+
 TEST(SubscribeRequestTest, ParsesTheRawRequest) {
   v1::SubscribeRequest request;
   request.set_name("monitor");

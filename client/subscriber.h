@@ -9,11 +9,15 @@
 // the exact range. When the daemon's `eventbus-instance` changed (it
 // restarted and its numbering began again), the subscriber reports
 // kInstanceChanged and continues from the oldest event the new instance
-// retains.
+// retains. A stream the daemon ends for its overflow policy (BLOCK held
+// publishers back past bus.max_block, or DISCONNECT fell behind; both
+// RESOURCE_EXHAUSTED) is resumed the same way: kDisconnected, then, if the
+// ring moved on meanwhile, kLagged with the range lost.
 //
 // Two ways to consume:
 //   - a handler, called on the subscriber's thread; while it runs nothing
-//     more is read, so a slow handler makes the daemon report lag rather than
+//     more is read, so a slow handler makes the daemon report lag (or, with
+//     request.overflow OVERFLOW_BLOCK, hold its publishers back) rather than
 //     this process buffer without bound;
 //   - Next(deadline), a blocking iterator over a small bounded hand-off queue.
 //

@@ -67,6 +67,18 @@ absl::StatusOr<v1::EventType> ParseEventType(absl::string_view flag,
       flag, ": unknown event type \"", type, "\"; audit or space_name"));
 }
 
+absl::StatusOr<v1::Overflow> ParseOverflow(absl::string_view flag,
+                                           const std::string& value) {
+  if (value == "drop-oldest" || value == "drop_oldest") {
+    return v1::OVERFLOW_DROP_OLDEST;
+  }
+  if (value == "block") return v1::OVERFLOW_BLOCK;
+  if (value == "disconnect") return v1::OVERFLOW_DISCONNECT;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": unknown overflow policy \"", value,
+                   "\"; drop-oldest, block or disconnect"));
+}
+
 absl::StatusOr<uint64_t> ParsePositiveInteger(absl::string_view flag,
                                               const std::string& value) {
   uint64_t number = 0;

@@ -42,6 +42,10 @@ absl::StatusOr<int> ParseEnumFlag(
     absl::string_view flag, const std::string& value, const std::string& prefix,
     const google::protobuf::EnumDescriptor* descriptor);
 
+// "drop-oldest", "block" or "disconnect" (or with underscores).
+absl::StatusOr<v1::Overflow> ParseOverflow(absl::string_view flag,
+                                           const std::string& value);
+
 // "audit", or "space_name" (or "space-name"); the error names `flag`.
 absl::StatusOr<v1::EventType> ParseEventType(absl::string_view flag,
                                              const std::string& type);

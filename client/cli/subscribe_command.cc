@@ -44,6 +44,13 @@ SubscribeCommand::SubscribeCommand(CLI::App* parent)
                   "subscriber name, shown in the daemon's logs\n"
                   "(default eventbus-cli)")
       ->type_name("NAME");
+  app->add_option("--overflow", overflow_,
+                  "when this subscriber falls bus.capacity events behind:\n"
+                  "drop-oldest (lose them, told exactly which; the "
+                  "default),\nblock (hold publishers back, for at most "
+                  "bus.max_block),\ndisconnect (end, then resume where it "
+                  "stopped)")
+      ->type_name("POLICY");
   AddOptionalFlag(app, "--count", "N", &count_, "exit 0 after N events");
 }
 
@@ -73,6 +80,10 @@ absl::StatusOr<client::SubscriberOptions> SubscribeCommand::OptionsFromFlags()
       !added.ok()) {
     return added;
   }
+  absl::StatusOr<v1::Overflow> overflow =
+      ParseOverflow("--overflow", overflow_);
+  if (!overflow.ok()) return overflow.status();
+  request.set_overflow(*overflow);
   request.set_name(name_);
   return options;
 }

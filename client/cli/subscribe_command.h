@@ -35,6 +35,7 @@ class SubscribeCommand final : public Command {
   std::vector<std::string> types_;
   std::vector<std::string> attributes_;
   std::string name_ = "eventbus-cli";
+  std::string overflow_ = "drop-oldest";
   std::optional<std::string> count_;
 };
 

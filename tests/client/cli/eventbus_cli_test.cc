@@ -92,6 +92,27 @@ TEST_F(EventbusCliTest, SubscribeReportsLagAsItsOwnLine) {
   EXPECT_THAT(lines[1], HasSubstr(R"("sequence":"4")"));
 }
 
+TEST_F(EventbusCliTest, SubscribeSendsTheOverflowPolicy) {
+  auto daemon = DaemonProcess::Start(
+      {"--address", "127.0.0.1:0", "--log-level", "debug"});
+  ASSERT_TRUE(daemon.ok());
+  daemon_ = std::move(*daemon);
+  ASSERT_EQ(Run({"publish", "--count", "1"}).exit_status, 0);
+  for (const char* policy : {"block", "disconnect", "drop-oldest"}) {
+    CommandResult r = Run({"subscribe", "--from-earliest", "--count", "1",
+                           "--name", policy, "--overflow", policy});
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr(R"("sequence":"1")"));
+    EXPECT_TRUE(daemon_->AwaitLog(
+        absl::StrCat("starts at sequence 1, overflow ", policy),
+        absl::Seconds(20)))
+        << daemon_->Log();
+  }
+  CommandResult bad = Run({"subscribe", "--overflow", "wait"});
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--overflow: unknown overflow policy"));
+}
+
 TEST_F(EventbusCliTest, SigintExits130) {
   auto child = ChildProcess::Start(Argv({"subscribe"}));
   ASSERT_TRUE(child.ok());

@@ -105,6 +105,7 @@ bool CheckedSubscriber::Stream(bool first) {
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_name(name_);
+  request.set_overflow(behaviour_.overflow);
   uint64_t from = behaviour_.from_sequence;
   {
     MutexLock lock(&mu_);

@@ -38,6 +38,8 @@ struct SubscriberBehaviour {
   uint64_t from_sequence = 0;
   // A stream that ends without being asked to: resume (true) or stop.
   bool resume_after_end = false;
+  // The stream's overflow policy.
+  v1::Overflow overflow = v1::OVERFLOW_UNSPECIFIED;
 };
 
 struct SubscriberOutcome {

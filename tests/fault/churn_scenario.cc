@@ -61,8 +61,8 @@ void RunChurn(const ScenarioOptions& options, ScenarioReport& report) {
   // others catch up behind it), and on 2 busy cores a stalled reader takes
   // a while to drain its window: kMaxBlock is well above what that adds up
   // to, so a daemon that ends a BLOCK stream here lost a wake-up.
-  auto daemon = StartDaemon({"--capacity", absl::StrCat(kCapacity),
-                             "--max-block", kMaxBlock});
+  auto daemon = StartDaemon(
+      {"--capacity", absl::StrCat(kCapacity), "--max-block", kMaxBlock});
   if (!report.Expect(daemon.ok(), daemon.status().ToString())) return;
   const pid_t pid = (*daemon)->pid();
   const std::string address = (*daemon)->address();

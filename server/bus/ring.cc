@@ -11,18 +11,22 @@ namespace eventbus {
 absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
   std::shared_ptr<const StoredEvent> evicted;
   Wakers wakers;
+  Waiters released;
   absl::StatusOr<PublishAttempt> attempt;
   {
     MutexLock lock(&mu_);
+    bool blocked = false;  // counted in blocked_publishers_ until done
     while (true) {
-      attempt = AppendLocked(&event, &evicted, &wakers);
+      attempt = AppendLocked(&event, &evicted, &wakers, &released);
       if (!attempt.ok() || attempt->published) break;
-      ++blocked_publishers_;
+      if (!blocked) ++blocked_publishers_;
+      blocked = true;
       space_.WaitUntil(attempt->retry_by);
-      --blocked_publishers_;
     }
+    if (blocked) --blocked_publishers_;
   }
   Wake(wakers);
+  Wake(released);
   if (!attempt.ok()) return attempt.status();
   return *std::move(attempt->published);
 }
@@ -31,21 +35,29 @@ absl::StatusOr<PublishAttempt> Ring::TryAppend(
     std::shared_ptr<StoredEvent>* event, std::weak_ptr<PublishWaiter> waiter) {
   std::shared_ptr<const StoredEvent> evicted;
   Wakers wakers;
+  Waiters released;
   absl::StatusOr<PublishAttempt> attempt;
   {
     MutexLock lock(&mu_);
-    attempt = AppendLocked(event, &evicted, &wakers);
+    attempt = AppendLocked(event, &evicted, &wakers, &released);
     if (attempt.ok() && !attempt->published && !waiter.expired()) {
-      waiting_.push_back(std::move(waiter));
+      // Once per waiter: a retry that is held again is already listed.
+      const bool listed =
+          std::any_of(waiting_.begin(), waiting_.end(), [&](const auto& w) {
+            return !w.owner_before(waiter) && !waiter.owner_before(w);
+          });
+      if (!listed) waiting_.push_back(std::move(waiter));
     }
   }
   Wake(wakers);
+  Wake(released);
   return attempt;
 }
 
 absl::StatusOr<PublishAttempt> Ring::AppendLocked(
     std::shared_ptr<StoredEvent>* event,
-    std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers) {
+    std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers,
+    Waiters* released) {
   if (closed_) {
     return absl::UnavailableError("the bus is draining; nothing published");
   }
@@ -53,10 +65,17 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
   const absl::Time now = options_.clock();
   // The event this one overwrites, when the ring is full.
   if (sequence > options_.capacity && HeldBack(sequence - options_.capacity)) {
-    if (!held_since_) held_since_ = now;
+    // A hold lasts while someone waits: publishers that gave up (a
+    // deadline) leave expired waiters, and a later publish starts anew.
+    std::erase_if(waiting_, [](const auto& w) { return w.expired(); });
+    if (!held_since_ || (waiting_.empty() && blocked_publishers_ == 0)) {
+      held_since_ = now;
+    }
     const absl::Time retry_by = *held_since_ + options_.max_block;
     if (now < retry_by) return PublishAttempt{.retry_by = retry_by};
     EndHoldersBehind(sequence - options_.capacity);
+    // The other waiting publishers may go on too.
+    ReleasePublishers(released);
   }
   held_since_.reset();
   const int64_t seconds = absl::ToUnixSeconds(now);
@@ -194,6 +213,8 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
     if (reader->cursor < oldest) {
       // Only kDropOldest and kDisconnect readers are ever lapped.
       if (reader->overflow == Overflow::kDisconnect) {
+        // A loss from before the start is told first; the end comes next.
+        if (batch->lag) return;
         reader->ended = absl::ResourceExhaustedError(absl::StrCat(
             "this subscriber fell more than bus.capacity (", options_.capacity,
             ") events behind and its overflow policy is DISCONNECT; resume "

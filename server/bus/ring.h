@@ -97,10 +97,11 @@ class Ring {
 
   // Appends `*event`, or returns the time by which to try again while a
   // holder is in the way (ending the holders once that time has come).
+  // Ending holders releases the waiting publishers into `released`.
   absl::StatusOr<PublishAttempt> AppendLocked(
       std::shared_ptr<StoredEvent>* event,
-      std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers,
+      Waiters* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a holder has not read `sequence` (updates holder_floor_).
   bool HeldBack(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The lowest cursor of the holders (UINT64_MAX without holders).
@@ -139,7 +140,8 @@ class Ring {
   // The kBlock readers still holding, and a lower bound of their cursors.
   std::vector<RingReader*> holders_ ABSL_GUARDED_BY(mu_);
   uint64_t holder_floor_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
-  // Since when a holder has held the ring back, while it does.
+  // Since when a holder has held the ring back: the oldest attempt of the
+  // publishers still waiting.
   std::optional<absl::Time> held_since_ ABSL_GUARDED_BY(mu_);
   // Publishers told to try again (TryAppend).
   Waiters waiting_ ABSL_GUARDED_BY(mu_);

@@ -64,9 +64,9 @@ class EventBusService final
       : bus_(std::move(bus)),
         instance_id_(std::move(instance_id)),
         admission_(std::move(admission)),
-        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)),
         response_budget_(kResponseBudgetBytes, kMinResponseBytes,
-                         kMaxResponseBytes) {}
+                         kMaxResponseBytes),
+        delivery_(std::make_unique<DeliveryQueue>(kDeliveryThreads)) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
@@ -83,9 +83,11 @@ class EventBusService final
   const Bus bus_;
   const std::string instance_id_;
   const Admission admission_;
-  const std::unique_ptr<DeliveryQueue> delivery_;
   ResponseBudget response_budget_;
   RefusalLog refusals_;
+  // Last: destroyed first, joining its threads, whose tasks (streams, held
+  // publishes) use the members above.
+  const std::unique_ptr<DeliveryQueue> delivery_;
 };
 
 }  // namespace eventbus

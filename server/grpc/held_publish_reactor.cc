@@ -8,14 +8,15 @@
 
 namespace eventbus {
 
-void PostAt(absl::Time when, std::weak_ptr<DeliveryQueue::Task> task,
-            DeliveryQueue* delivery, std::unique_ptr<grpc::Alarm>* alarm) {
+void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
+            std::unique_ptr<grpc::Alarm>* alarm) {
   *alarm = std::make_unique<grpc::Alarm>();
-  // Holds no strong reference: the task may go while the alarm waits, and
-  // a cancelled alarm (ok false) posts nothing.
+  // A cancelled alarm (ok false) does nothing; a fired one reaches the
+  // waiter only while it exists, and never touches the service.
   (*alarm)->Set(absl::ToChronoTime(when),
-                [task = std::move(task), delivery](bool ok) {
-                  if (ok) delivery->Post(task);
+                [waiter = std::move(waiter)](bool ok) {
+                  if (!ok) return;
+                  if (auto alive = waiter.lock()) alive->OnMayPublish();
                 });
 }
 
@@ -55,10 +56,8 @@ void HeldPublishReactor::Attempt() {
     absl::StatusOr<PublishAttempt> attempt =
         bus_.TryPublish(&*event_, weak_from_this());
     if (attempt.ok() && !attempt->published) {
-      if (attempt->retry_by != alarm_at_) {
-        alarm_at_ = attempt->retry_by;
-        PostAt(alarm_at_, weak_from_this(), delivery_, &alarm_);
-      }
+      // Set anew each time: an earlier alarm may have fired already.
+      PostAt(attempt->retry_by, weak_from_this(), &alarm_);
       return;
     }
     finished_ = true;

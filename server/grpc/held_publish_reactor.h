@@ -68,14 +68,14 @@ class HeldPublishReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // Fires at the latest attempt's retry_by.
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
-  absl::Time alarm_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::shared_ptr<HeldPublishReactor> self_ ABSL_GUARDED_BY(mu_);
 };
 
-// Sets `*alarm` to post `task` to `delivery` at `when`, replacing (and
-// cancelling) any earlier alarm. Shared with PublishStreamReactor.
-void PostAt(absl::Time when, std::weak_ptr<DeliveryQueue::Task> task,
-            DeliveryQueue* delivery, std::unique_ptr<grpc::Alarm>* alarm);
+// Sets `*alarm` to call `waiter`'s OnMayPublish at `when` (unless the
+// waiter is gone by then), replacing (and cancelling) any earlier alarm.
+// Shared with PublishStreamReactor.
+void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
+            std::unique_ptr<grpc::Alarm>* alarm);
 
 }  // namespace eventbus
 

@@ -67,78 +67,86 @@ void PublishStreamReactor::OnReadDone(bool ok) {
 void PublishStreamReactor::PublishEvents() {
   absl::Status refused = request_error_;
   const int count = request_.has_event() ? 1 : request_.events_size();
-  // Published outside the lock; their acknowledgements are queued under it.
+  // Published outside the lock; their acknowledgements are queued under it,
+  // in the same critical section that hands the publishing over (held_), so
+  // that Run's acknowledgements cannot overtake them.
   std::vector<PublishResult> published;
-  std::optional<absl::Time> held_until;
-  while (refused.ok() && next_event_ < count) {
-    if (!prepared_) {
-      const v1::Event& event = request_.has_event()
-                                   ? request_.event()
-                                   : request_.events(next_event_);
-      absl::StatusOr<PreparedEvent> prepared =
-          [&]() -> absl::StatusOr<PreparedEvent> {
-        EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, event));
-        return bus_.Prepare(event);
-      }();
-      if (!prepared.ok()) {
-        refused = prepared.status();
+  while (true) {
+    bool held = false;
+    while (refused.ok() && next_event_ < count) {
+      if (!prepared_) {
+        const v1::Event& event = request_.has_event()
+                                     ? request_.event()
+                                     : request_.events(next_event_);
+        absl::StatusOr<PreparedEvent> prepared =
+            [&]() -> absl::StatusOr<PreparedEvent> {
+          EVENTBUS_RETURN_IF_ERROR(admission_.AdmitEvent(limited_peer_, event));
+          return bus_.Prepare(event);
+        }();
+        if (!prepared.ok()) {
+          refused = prepared.status();
+          break;
+        }
+        prepared_ = *std::move(prepared);
+      }
+      {
+        MutexLock lock(&mu_);
+        woken_ = false;
+      }
+      absl::StatusOr<PublishAttempt> attempt =
+          bus_.TryPublish(&*prepared_, weak_from_this());
+      if (!attempt.ok()) {
+        refused = attempt.status();
         break;
       }
-      prepared_ = *std::move(prepared);
-    }
-    {
-      MutexLock lock(&mu_);
-      woken_ = false;
-    }
-    absl::StatusOr<PublishAttempt> attempt =
-        bus_.TryPublish(&*prepared_, weak_from_this());
-    if (!attempt.ok()) {
-      refused = attempt.status();
-      break;
-    }
-    if (!attempt->published) {
-      MutexLock lock(&mu_);
-      if (woken_) continue;  // room was made meanwhile: try again now
-      held_until = attempt->retry_by;
-      break;
-    }
-    published.push_back(*std::move(attempt->published));
-    prepared_.reset();
-    ++next_event_;
-  }
-  if (!refused.ok()) {
-    prepared_.reset();
-    refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
-                       refused);
-  }
-  bool read_next = false;
-  {
-    MutexLock lock(&mu_);
-    for (PublishResult& result : published) {
-      v1::PublishResponse* ack = pending_.add_acks();
-      ack->set_sequence(result.sequence);
-      ack->set_id(std::move(result.id));
-      ack->set_subscribers(static_cast<uint32_t>(result.subscribers));
+      if (!attempt->published) {
+        held = true;
+        held_until_ = attempt->retry_by;
+        break;
+      }
+      published.push_back(*std::move(attempt->published));
+      prepared_.reset();
+      ++next_event_;
     }
     if (!refused.ok()) {
-      error_ = refused;
-      reads_done_ = true;
-    } else if (held_until && cancelled_) {
-      prepared_.reset();  // the client is gone: never published
-      reads_done_ = true;
-    } else if (held_until) {
-      held_ = true;
-      if (*held_until != alarm_at_) {
-        alarm_at_ = *held_until;
-        PostAt(alarm_at_, weak_from_this(), delivery_, &alarm_);
-      }
-    } else {
-      read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
-      read_next = !read_paused_ && !reads_done_;
+      prepared_.reset();
+      refusals_->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
+                         refused);
     }
+    bool read_next = false;
+    bool retry = false;
+    {
+      MutexLock lock(&mu_);
+      for (PublishResult& result : published) {
+        v1::PublishResponse* ack = pending_.add_acks();
+        ack->set_sequence(result.sequence);
+        ack->set_id(std::move(result.id));
+        ack->set_subscribers(static_cast<uint32_t>(result.subscribers));
+      }
+      published.clear();
+      if (!refused.ok()) {
+        error_ = refused;
+        reads_done_ = true;
+      } else if (held && cancelled_) {
+        prepared_.reset();  // the client is gone: never published
+        reads_done_ = true;
+      } else if (held && woken_) {
+        retry = true;  // room was made since the attempt: try again now
+      } else if (held) {
+        // From here on Run owns the publishing. The alarm is set anew each
+        // time: an earlier one may have fired already.
+        held_ = true;
+        PostAt(held_until_, weak_from_this(), &alarm_);
+      } else {
+        read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
+        read_next = !read_paused_ && !reads_done_;
+      }
+    }
+    if (retry) continue;
+    if (read_next) StartRead(&raw_request_);
+    Advance();
+    return;
   }
-  if (read_next) StartRead(&raw_request_);
-  Advance();
 }
 
 void PublishStreamReactor::Run() {

@@ -100,6 +100,8 @@ class PublishStreamReactor final
   // The event of request_ at next_event_, admitted and prepared, when its
   // publish was held back.
   std::optional<PreparedEvent> prepared_;
+  // When the bus ends the holder in the way of prepared_.
+  absl::Time held_until_ = absl::InfinitePast();
   // Owned by the one write in flight.
   grpc::ByteBuffer response_;
 
@@ -119,7 +121,6 @@ class PublishStreamReactor final
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   // Fires at the held attempt's retry_by.
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
-  absl::Time alarm_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::shared_ptr<PublishStreamReactor> self_ ABSL_GUARDED_BY(mu_);
 };
 

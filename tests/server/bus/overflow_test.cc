@@ -289,6 +289,101 @@ TEST(OverflowTest, MixedPoliciesAccountExactlyPerSubscriber) {
   EXPECT_EQ(disconnect->cursor(), 1u);
 }
 
+// A bus whose clock the test moves, for the hold's timing without waiting.
+struct FakeClockBus {
+  explicit FakeClockBus(uint64_t capacity) {
+    BusOptions options;
+    options.capacity = capacity;
+    options.max_block = absl::Seconds(1);
+    options.clock = [this] {
+      MutexLock lock(&mu);
+      return now;
+    };
+    bus = std::make_unique<Bus>(*Bus::Create(options));
+  }
+  void Advance(absl::Duration by) {
+    MutexLock lock(&mu);
+    now += by;
+  }
+  absl::StatusOr<PublishAttempt> Try(std::weak_ptr<PublishWaiter> waiter) {
+    absl::StatusOr<PreparedEvent> event = bus->Prepare(AuditEvent());
+    EXPECT_TRUE(event.ok());
+    return bus->TryPublish(&*event, std::move(waiter));
+  }
+
+  Mutex mu;
+  absl::Time now ABSL_GUARDED_BY(mu) = absl::FromUnixSeconds(1700000000);
+  std::unique_ptr<Bus> bus;
+};
+
+TEST(OverflowTest, EndingAHolderReleasesTheOtherWaitingPublishers) {
+  FakeClockBus clock(2);
+  auto stalled = Subscribe(*clock.bus, Overflow::kBlock);
+  PublishN(*clock.bus, 2);
+  auto first = std::make_shared<CountingWaiter>();
+  ASSERT_FALSE(clock.Try(first)->published);
+  clock.Advance(absl::Seconds(1));
+  // The second attempt finds the hold a max_block old: it ends the holder
+  // and publishes, and the first publisher is told it may go on.
+  auto second = std::make_shared<CountingWaiter>();
+  absl::StatusOr<PublishAttempt> attempt = clock.Try(second);
+  ASSERT_TRUE(attempt->published.has_value());
+  EXPECT_EQ(attempt->published->sequence, 3u);
+  EXPECT_EQ(first->calls(), 1);
+  EXPECT_TRUE(clock.Try(first)->published.has_value());
+  EXPECT_THAT(Read(*stalled).ended,
+              StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+TEST(OverflowTest, AHoldNobodyWaitsForAnyMoreStartsAnew) {
+  FakeClockBus clock(2);
+  auto stalled = Subscribe(*clock.bus, Overflow::kBlock);
+  PublishN(*clock.bus, 2);
+  {
+    auto gave_up = std::make_shared<CountingWaiter>();
+    ASSERT_FALSE(clock.Try(gave_up)->published);
+  }  // its deadline passed: the waiter is gone
+  clock.Advance(absl::Seconds(5));
+  // A later publish is held for a max_block of its own.
+  auto waiter = std::make_shared<CountingWaiter>();
+  absl::StatusOr<PublishAttempt> attempt = clock.Try(waiter);
+  ASSERT_FALSE(attempt->published.has_value());
+  EXPECT_EQ(attempt->retry_by,
+            absl::FromUnixSeconds(1700000000) + absl::Seconds(6));
+  EXPECT_TRUE(Read(*stalled, 1).ended.ok());
+}
+
+TEST(OverflowTest, RetriesOfOneWaiterKeepTheHoldsStart) {
+  FakeClockBus clock(2);
+  auto stalled = Subscribe(*clock.bus, Overflow::kBlock);
+  PublishN(*clock.bus, 2);
+  auto waiter = std::make_shared<CountingWaiter>();
+  const absl::Time start = absl::FromUnixSeconds(1700000000);
+  EXPECT_EQ(clock.Try(waiter)->retry_by, start + absl::Seconds(1));
+  clock.Advance(absl::Milliseconds(500));
+  EXPECT_EQ(clock.Try(waiter)->retry_by, start + absl::Seconds(1));
+  clock.Advance(absl::Milliseconds(500));
+  EXPECT_TRUE(clock.Try(waiter)->published.has_value());
+}
+
+TEST(OverflowTest, DisconnectFromALostSequenceReportsTheLossBeforeEnding) {
+  Bus bus = MakeBus(4);
+  PublishN(bus, 6);  // keeps 3..6
+  SubscribeOptions options;
+  options.start = SubscribeOptions::Start::kSequence;
+  options.from_sequence = 1;
+  options.overflow = Overflow::kDisconnect;
+  auto reader = *bus.Subscribe(std::move(options));
+  PublishN(bus, 4);  // keeps 7..10: the reader, at 3, is lapped too
+  ReadBatch lag = Read(*reader);
+  ASSERT_TRUE(lag.lag.has_value());
+  EXPECT_EQ(*lag.lag, (Lag{.first_sequence = 1, .last_sequence = 2}));
+  EXPECT_TRUE(lag.ended.ok());
+  EXPECT_THAT(Read(*reader).ended,
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("resume from sequence 3")));
+}
+
 TEST(OverflowTest, CreateRejectsMaxBlockOutOfRange) {
   BusOptions options;
   options.max_block = absl::Microseconds(999);

@@ -38,13 +38,15 @@ METRICS = [
     ("W4", "delivered_eps", "delivered ev/s", True),
 ]
 
-SYSTEM_ORDER = ["eventbus", "nats", "redis", "nats-raw", "tokio clone",
+SYSTEM_ORDER = ["eventbus", "eventbus block", "nats", "redis", "nats-raw", "tokio clone",
                 "tokio arc", "tokio clone-yield64", "tokio arc-yield64"]
 
 
 def column(row):
     if row["system"] == "tokio-broadcast":
         return "tokio " + row.get("variant", "?")
+    if row["system"] == "eventbus" and row.get("overflow", "drop-oldest") != "drop-oldest":
+        return "eventbus " + row["overflow"]  # W1's lossless row
     return row["system"]
 
 
@@ -109,9 +111,11 @@ def main():
     present = {c for per in cells.values() for c in per}
     systems = [s for s in SYSTEM_ORDER if s in present]
     systems += sorted(present - set(systems))
-    others = [s for s in systems if s != "eventbus"]
+    ours_columns = [s for s in systems if s.startswith("eventbus")]
+    others = [s for s in systems if not s.startswith("eventbus")]
 
-    header = ["workload", "S", "metric"] + systems + ["eventbus vs best"]
+    header = (["workload", "S", "metric"] + systems +
+              [s + " vs best" for s in ours_columns])
     lines = ["| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for key in sorted(cells, key=lambda k: (k[0], k[1] or 0)):
@@ -124,14 +128,14 @@ def main():
             values = {s: value(per[s], metric) for s in systems if s in per}
             if all(v is None for v in values.values()):
                 continue
-            ours = values.get("eventbus")
-            r = ratio(ours, [values.get(s) for s in others], higher)
+            ratios = [ratio(values.get(ours), [values.get(s) for s in others],
+                            higher) for ours in ours_columns]
             arrow = "" if higher is None else (" (higher better)" if higher
                                                else " (lower better)")
             lines.append("| " + " | ".join(
                 [workload if first else "", str(subs) if first else "",
                  label + arrow] + [fmt(values.get(s)) for s in systems] +
-                [r]) + " |")
+                ratios) + " |")
             first = False
     print("\n".join(lines))
     noisy = [(r.get("host_other_cpu_s"), column(r), r["workload"],

@@ -54,6 +54,9 @@ JSON lines on stdout (one per workload and S), progress on stderr.
                           calls in flight (default 1024)
   --flush-every N         W1/W4: events per PublishStream request
                           (default 64; 1: one request per event)
+  --overflow POLICY       W1-W4 healthy subscribers' overflow: drop-oldest
+                          (default), block (lossless: publishers wait) or
+                          disconnect
   --bdp-probe 0|1         grpc.http2.bdp_probe on subscriber channels
                           (default 0)
   --client-threads N      completion-queue threads for subscribers (default 2)
@@ -116,7 +119,8 @@ Flags ParseFlags(int argc, char** argv) {
       "w0-workers",  "events",         "w2-secs",        "w3-secs",
       "rate",        "w4-subscribers", "w4-connections", "w4-events",
       "capacity",    "publish-window", "bdp-probe",      "client-threads",
-      "publish-rpc", "flush-every",    "quiet-max-s",    "help"};
+      "publish-rpc", "flush-every",    "quiet-max-s",    "overflow",
+      "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -202,6 +206,13 @@ int main(int argc, char** argv) {
   }
   base.publish_window = static_cast<int>(flags.Int("publish-window", 1024));
   base.flush_every = static_cast<int>(flags.Int("flush-every", 64));
+  if (!eventbus::bench::ParseOverflowFlag(flags.Get("overflow", "drop-oldest"),
+                                          &base.overflow)) {
+    std::fprintf(stderr,
+                 "eventbus-bench: --overflow: drop-oldest, block or "
+                 "disconnect\n");
+    return 2;
+  }
   base.bdp_probe = flags.Int("bdp-probe", 0) != 0;
   base.client_threads = static_cast<int>(flags.Int("client-threads", 2));
   base.rate = flags.Double("rate", 5000);

@@ -94,10 +94,12 @@ class StreamSubscriber final : public ResponseVisitor {
   // latency samples kept (the first ones).
   StreamSubscriber(grpc::GenericStub* stub, grpc::CompletionQueue* queue,
                    const std::string& name, bool stalled,
-                   size_t latency_capacity)
+                   size_t latency_capacity,
+                   v1::Overflow overflow = v1::OVERFLOW_DROP_OLDEST)
       : stub_(stub), queue_(queue), reading_(!stalled) {
     v1::SubscribeRequest request;
     request.set_name(name);
+    request.set_overflow(overflow);
     const std::string bytes = request.SerializeAsString();
     grpc::Slice slice(bytes);
     request_ = grpc::ByteBuffer(&slice, 1);
@@ -576,6 +578,30 @@ struct Clients {
 
 }  // namespace
 
+bool ParseOverflowFlag(const std::string& text, v1::Overflow* overflow) {
+  if (text == "drop-oldest") {
+    *overflow = v1::OVERFLOW_DROP_OLDEST;
+  } else if (text == "block") {
+    *overflow = v1::OVERFLOW_BLOCK;
+  } else if (text == "disconnect") {
+    *overflow = v1::OVERFLOW_DISCONNECT;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string OverflowFlag(v1::Overflow overflow) {
+  switch (overflow) {
+    case v1::OVERFLOW_BLOCK:
+      return "block";
+    case v1::OVERFLOW_DISCONNECT:
+      return "disconnect";
+    default:
+      return "drop-oldest";
+  }
+}
+
 std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   const std::string& workload = options.workload;
   const bool paced = workload == "W2" || workload == "W3";
@@ -630,7 +656,8 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
     clients.subscribers.push_back(std::make_unique<StreamSubscriber>(
         clients.stubs[i % connections].get(),
         clients.threads[i % clients.threads.size()]->queue(),
-        absl::StrCat("bench-", i), /*stalled=*/false, latency_capacity));
+        absl::StrCat("bench-", i), /*stalled=*/false, latency_capacity,
+        options.overflow));
   }
   if (stalled_reader) {
     clients.stalled = std::make_unique<StreamSubscriber>(
@@ -802,6 +829,7 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   JsonLine json;
   json.Str("system", "eventbus")
       .Str("workload", workload)
+      .Str("overflow", OverflowFlag(options.overflow))
       .Int("subscribers", reported_subscribers)
       .Int("events", static_cast<int64_t>(events))
       .Num("publish_eps", events / publish_s, 0)

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <string>
 
+#include "eventbus/v1/eventbus.pb.h"
+
 namespace eventbus::bench {
 
 struct GrpcWorkloadOptions {
@@ -43,12 +45,19 @@ struct GrpcWorkloadOptions {
   // shorter batch when the window fills); paced runs send every event in a
   // request of its own.
   int flush_every = 64;
+  // The healthy subscribers' overflow policy (W3's stalled one keeps
+  // DROP_OLDEST: it would hold everyone back).
+  v1::Overflow overflow = v1::OVERFLOW_DROP_OLDEST;
   // grpc.http2.bdp_probe on the subscribers' channels.
   bool bdp_probe = false;
   int client_threads = 2;
   // Completion: stop waiting when nothing arrived for this long.
   int idle_ms = 2000;
 };
+
+// "drop-oldest", "block" or "disconnect" and back.
+bool ParseOverflowFlag(const std::string& text, v1::Overflow* overflow);
+std::string OverflowFlag(v1::Overflow overflow);
 
 // Runs one case and returns its JSON line; on a set-up failure, a line with
 // an "error" key (and the failure on stderr).

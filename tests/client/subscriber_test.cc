@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "base/mutex.h"
 #include "client/publisher.h"
 #include "gmock/gmock.h"
@@ -183,6 +184,65 @@ TEST_F(SubscriberTest, DaemonRestartIsReportedAndReadFromTheStart) {
   EXPECT_NE(changed[0].instance, changed[0].previous_instance);
   EXPECT_EQ(changed[0].sequence, 4u);  // the old instance's next sequence
   EXPECT_EQ(notices_.EventSequences(), (std::vector<uint64_t>{1, 2, 3, 1, 2}));
+}
+
+// OVERFLOW_BLOCK with a handler that stops: the daemon ends the stream after
+// --max-block, the subscriber resumes where it stopped and reports what the
+// ring dropped meanwhile; the events and the Lagged range tile 1..N.
+TEST_F(SubscriberTest, BlockStreamEndedByTheDaemonResumesAndReportsTheLoss) {
+  StartDaemon("127.0.0.1:0", {"--capacity", "16", "--max-block", "100ms"});
+  SubscriberOptions options = FastRetry();
+  options.request.set_overflow(v1::OVERFLOW_BLOCK);
+  absl::Notification go_on;
+  Subscriber::Handler record = notices_.Handler();
+  auto subscriber = *Subscriber::Start(
+      Channel(daemon_->address()), options, [&](SubscriberNotice notice) {
+        const bool stall = notice.kind == Kind::kEvent &&
+                           notice.event.sequence() == 1 &&
+                           !go_on.HasBeenNotified();
+        record(std::move(notice));
+        if (stall) go_on.WaitForNotification();  // stop reading for a while
+      });
+  ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
+  // 4 KiB each, 12 MiB in all: beyond what gRPC's windows buffer.
+  constexpr int kEvents = 3000;
+  v1::Event big = FullAuditEvent();
+  big.mutable_audit()->set_metadata(std::string(4096, 'm'));
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(publisher_->Publish(big).ok());
+  }
+  // One publish waited for the stalled subscriber, for max_block.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  go_on.Notify();
+
+  ASSERT_TRUE(notices_.Await(Kind::kLagged, 1));
+  const auto disconnected = notices_.Of(Kind::kDisconnected);
+  ASSERT_EQ(disconnected.size(), 1u);
+  EXPECT_THAT(disconnected[0].status,
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::HasSubstr("bus.max_block (100ms)")));
+  EXPECT_FALSE(disconnected[0].final);
+  const auto lagged = notices_.Of(Kind::kLagged);
+  ASSERT_EQ(lagged.size(), 1u);
+  const std::vector<uint64_t> before = notices_.EventSequences();
+  ASSERT_FALSE(before.empty());
+  EXPECT_EQ(lagged[0].lagged.first_sequence(), before.back() + 1);
+  EXPECT_THAT(disconnected[0].status.message(),
+              ::testing::HasSubstr(absl::StrCat(
+                  "resume from sequence ", lagged[0].lagged.first_sequence())));
+  // The rest follows: the events and the range tile 1..kEvents.
+  const size_t received_before = before.size();
+  const uint64_t after_lag = kEvents - lagged[0].lagged.last_sequence();
+  ASSERT_TRUE(notices_.Await(Kind::kEvent, received_before + after_lag));
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 1; s <= kEvents; ++s) {
+    if (s < lagged[0].lagged.first_sequence() ||
+        s > lagged[0].lagged.last_sequence()) {
+      expected.push_back(s);
+    }
+  }
+  EXPECT_EQ(notices_.EventSequences(), expected);
 }
 
 TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {

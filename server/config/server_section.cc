@@ -51,6 +51,8 @@ std::vector<Setting> ServerSettings() {
       server.Row("max_memory", &ServerConfig::max_memory,
                  SizeIn(uint64_t{16} << 20, uint64_t{64} << 30),
                  "most memory gRPC's connection and call buffers may hold"),
+      server.Row("io_threads", &ServerConfig::io_threads, IntegerIn(0, 256),
+                 "Subscribe threads, one completion queue each; 0: per CPU"),
       tls.Row("cert_file", &TlsConfig::cert_file, FilePath(),
               "serve TLS with this PEM certificate chain (needs the key file)"),
       tls.Row("key_file", &TlsConfig::key_file, FilePath(),

@@ -49,6 +49,9 @@ struct ServerConfig {
   // with RESOURCE_EXHAUSTED. The ring and the Subscribe response budget are
   // outside it.
   uint64_t max_memory = uint64_t{64} << 20;
+  // server.io_threads: completion queues serving Subscribe streams, one
+  // thread each; 0 (the default) means one per CPU; 0..256.
+  uint64_t io_threads = 0;
   TlsConfig tls;
 };
 

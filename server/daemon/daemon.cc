@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -222,6 +223,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                              kHandshakeTimeoutMs);
   builder.RegisterService(&daemon->service_);
+  const int io_threads =
+      server.io_threads > 0
+          ? static_cast<int>(server.io_threads)
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  daemon->io_ = std::make_unique<IoThreads>(&builder, io_threads);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive_bytes));
   daemon->server_ = builder.BuildAndStart();
   if (daemon->server_ == nullptr ||
@@ -230,6 +236,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
         absl::StrCat("server.address: cannot listen on ", server.address, ": ",
                      ListenFailureReason(server.address)));
   }
+  daemon->io_->Start();
+  daemon->service_.StartSubscribing(daemon->io_.get());
   daemon->address_ = ResolvedAddress(server.address, port);
   LogSecurity(server, *authorizer, daemon->address_);
   grpc::HealthCheckServiceInterface* health =
@@ -261,6 +269,7 @@ void Daemon::Drain() {
   }
   server_->Shutdown(absl::ToChronoTime(cancel_at));
   server_->Wait();
+  io_->Stop();
   spdlog::info("stopped after sequence {}", bus_.next_sequence() - 1);
 }
 

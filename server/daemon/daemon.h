@@ -25,6 +25,7 @@
 #include "server/bus/bus.h"
 #include "server/config/config.h"
 #include "server/grpc/event_bus_service.h"
+#include "server/grpc/io_threads.h"
 
 namespace eventbus {
 
@@ -70,6 +71,8 @@ class Daemon {
   const Bus bus_;
   const std::string instance_id_;
   EventBusService service_;
+  // Before server_: the server is destroyed first, then its queues.
+  std::unique_ptr<IoThreads> io_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -12,7 +12,6 @@
 #include "server/grpc/held_publish_reactor.h"
 #include "server/grpc/publish_stream_reactor.h"
 #include "server/grpc/raw_message.h"
-#include "server/grpc/subscribe_reactor.h"
 
 namespace eventbus {
 
@@ -64,12 +63,21 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   return finish(grpc::Status::OK);
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* EventBusService::Subscribe(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  context->AddInitialMetadata(kInstanceMetadataKey, instance_id_);
-  return SubscribeReactor::Start(context, *request, bus_, admission_,
-                                 delivery_.get(), &response_budget_,
-                                 &refusals_);
+void EventBusService::StartSubscribing(IoThreads* io) {
+  subscribe_ = SubscribeCall::Shared{
+      .request =
+          [this](grpc::ServerContext* context, grpc::ByteBuffer* request,
+                 grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                 grpc::ServerCompletionQueue* queue, void* tag) {
+            RequestSubscribe(context, request, writer, queue, queue, tag);
+          },
+      .bus = &bus_,
+      .admission = &admission_,
+      .budget = &response_budget_,
+      .refusals = &refusals_,
+      .instance_id = instance_id_,
+      .io = io};
+  for (int i = 0; i < io->size(); ++i) SubscribeCall::Await(&subscribe_, i);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*

@@ -1,17 +1,20 @@
 // EventBusService: the gRPC face of a Bus.
 //
 // Thin adapters: Publish turns the request into a Bus::Publish call and its
-// status into the RPC status; Subscribe runs one SubscribeReactor per stream
-// (subscribe_reactor.h), which keeps at most one write in flight and
+// status into the RPC status; Subscribe runs one SubscribeCall per stream
+// (subscribe_call.h) on gRPC's asynchronous API, on the IoThreads queues
+// given to StartSubscribing; each keeps at most one write in flight and
 // assembles each response from the bytes events were encoded to at publish
 // time (hence the raw Subscribe method). Every response's initial metadata
 // carries `eventbus-instance`; a Subscribe stream's also carries
 // `eventbus-start-sequence` (base/metadata.h).
 //
-// A publish does not write to the subscribers itself: it posts the woken
-// streams to the service's DeliveryQueue, whose thread starts their writes
-// (see delivery_queue.h); a stream whose previous write completes writes
-// what arrived meanwhile from gRPC's callback thread. How many bytes a
+// A publish does not write to the subscribers itself: it sets each woken
+// stream's alarm on that stream's queue, whose thread starts the write; a
+// stream whose previous write completes writes what arrived meanwhile from
+// the same thread. Publish and PublishStream stay on the callback API; a
+// publish that a BLOCK subscriber holds back is retried on the service's
+// DeliveryQueue. How many bytes a
 // response may carry depends on how many are being written (the service's
 // ResponseBudget), so memory stays bounded when thousands of streams are
 // behind at once.
@@ -32,8 +35,10 @@
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "server/bus/bus.h"
 #include "server/grpc/delivery_queue.h"
+#include "server/grpc/io_threads.h"
 #include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
+#include "server/grpc/subscribe_call.h"
 #include "server/security/admission.h"
 
 namespace eventbus {
@@ -42,11 +47,11 @@ namespace eventbus {
 // request itself, see raw_message.h.
 class EventBusService final
     : public v1::EventBusService::WithRawCallbackMethod_Publish<
-          v1::EventBusService::WithRawCallbackMethod_Subscribe<
+          v1::EventBusService::WithRawMethod_Subscribe<
               v1::EventBusService::WithRawCallbackMethod_PublishStream<
                   v1::EventBusService::Service>>> {
  public:
-  // Threads that start the writes of woken Subscribe streams.
+  // Threads that retry publishes held back by BLOCK subscribers.
   static constexpr int kDeliveryThreads = 1;
   // Bytes of events that the Subscribe responses gRPC is writing may hold
   // together, and the bounds of one response (see response_budget.h). 30 KiB
@@ -72,9 +77,10 @@ class EventBusService final
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
 
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
-      grpc::CallbackServerContext* context,
-      const grpc::ByteBuffer* request) override;
+  // Serves Subscribe on `io`'s queues (one pending call per queue), once
+  // the server is built; `io` must outlive the server. Until this is
+  // called, Subscribe calls wait.
+  void StartSubscribing(IoThreads* io);
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
       grpc::CallbackServerContext* context) override;
@@ -85,6 +91,7 @@ class EventBusService final
   const Admission admission_;
   ResponseBudget response_budget_;
   RefusalLog refusals_;
+  SubscribeCall::Shared subscribe_;
   // Last: destroyed first, joining its threads, whose tasks (streams, held
   // publishes) use the members above.
   const std::unique_ptr<DeliveryQueue> delivery_;

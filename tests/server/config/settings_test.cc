@@ -81,6 +81,8 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--keepalive-timeout", "DUR", "a duration"},
       {"server.max_memory", "EVENTBUS_SERVER_MAX_MEMORY", "--max-memory",
        "SIZE", "a size"},
+      {"server.io_threads", "EVENTBUS_SERVER_IO_THREADS", "--io-threads", "N",
+       "an integer"},
       {"server.tls.cert_file", "EVENTBUS_SERVER_TLS_CERT_FILE",
        "--tls-cert-file", "FILE", "a string"},
       {"server.tls.key_file", "EVENTBUS_SERVER_TLS_KEY_FILE", "--tls-key-file",
@@ -189,7 +191,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 16);
+  EXPECT_EQ(ranged, 17);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -228,6 +230,9 @@ Flags:
   --max-memory SIZE
       most memory gRPC's connection and call buffers may hold (16MiB..65536MiB)
       default: 64MiB
+  --io-threads N
+      Subscribe threads, one completion queue each; 0: per CPU (0..256)
+      default: 0
   --tls-cert-file FILE
       serve TLS with this PEM certificate chain (needs the key file)
       default: none
@@ -295,6 +300,7 @@ Environment (overrides the file; flags override it):
   EVENTBUS_SERVER_KEEPALIVE_TIME             like --keepalive-time
   EVENTBUS_SERVER_KEEPALIVE_TIMEOUT          like --keepalive-timeout
   EVENTBUS_SERVER_MAX_MEMORY                 like --max-memory
+  EVENTBUS_SERVER_IO_THREADS                 like --io-threads
   EVENTBUS_SERVER_TLS_CERT_FILE              like --tls-cert-file
   EVENTBUS_SERVER_TLS_KEY_FILE               like --tls-key-file
   EVENTBUS_SERVER_TLS_CLIENT_CA_FILE         like --tls-client-ca-file
@@ -322,6 +328,7 @@ Config file keys (YAML), with their defaults:
     keepalive_time: 1m                       like --keepalive-time
     keepalive_timeout: 20s                   like --keepalive-timeout
     max_memory: 64MiB                        like --max-memory
+    io_threads: 0                            like --io-threads
     tls:
       cert_file:                             like --tls-cert-file
       key_file:                              like --tls-key-file

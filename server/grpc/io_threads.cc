@@ -1,0 +1,60 @@
+#include "server/grpc/io_threads.h"
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+
+namespace eventbus {
+
+IoThreads::IoThreads(grpc::ServerBuilder* builder, int threads) {
+  for (int i = 0; i < std::max(threads, 1); ++i) {
+    queues_.push_back(builder->AddCompletionQueue());
+  }
+}
+
+IoThreads::~IoThreads() { Stop(); }
+
+void IoThreads::Start() {
+  for (auto& queue : queues_) {
+    threads_.emplace_back([queue = queue.get()] {
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) static_cast<IoTag*>(tag)->Complete(ok);
+    });
+  }
+}
+
+void IoThreads::CallStarted() {
+  MutexLock lock(&mu_);
+  ++calls_;
+}
+
+void IoThreads::CallEnded() {
+  MutexLock lock(&mu_);
+  if (--calls_ == 0) ended_.SignalAll();
+}
+
+void IoThreads::Stop() {
+  if (stopping()) return;
+  if (!threads_.empty()) {
+    // Cancelled calls and refused requests come back on running threads.
+    const absl::Time deadline = absl::Now() + kStopWait;
+    MutexLock lock(&mu_);
+    while (calls_ > 0 && ended_.WaitUntil(deadline)) {
+    }
+  }
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  for (auto& queue : queues_) queue->Shutdown();
+  if (threads_.empty()) {
+    // Never started: drain here what the server handed back.
+    for (auto& queue : queues_) {
+      void* tag = nullptr;
+      bool ok = false;
+      while (queue->Next(&tag, &ok)) static_cast<IoTag*>(tag)->Complete(ok);
+    }
+  }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+}  // namespace eventbus

@@ -1,5 +1,7 @@
 #include "server/grpc/io_threads.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "absl/time/clock.h"
@@ -24,23 +26,25 @@ void IoThreads::Start() {
   }
 }
 
-void IoThreads::CallStarted() {
-  MutexLock lock(&mu_);
-  ++calls_;
+IoThreads::CallToken::CallToken(IoThreads* io) : io_(io) {
+  MutexLock lock(&io_->mu_);
+  ++io_->calls_;
 }
 
-void IoThreads::CallEnded() {
-  MutexLock lock(&mu_);
-  if (--calls_ == 0) ended_.SignalAll();
+IoThreads::CallToken::~CallToken() {
+  MutexLock lock(&io_->mu_);
+  if (--io_->calls_ == 0) io_->ended_.SignalAll();
 }
 
 void IoThreads::Stop() {
   if (stopping()) return;
   if (!threads_.empty()) {
     // Cancelled calls and refused requests come back on running threads.
-    const absl::Time deadline = absl::Now() + kStopWait;
     MutexLock lock(&mu_);
-    while (calls_ > 0 && ended_.WaitUntil(deadline)) {
+    while (calls_ > 0) {
+      if (!ended_.WaitUntil(absl::Now() + kStopWait)) {
+        spdlog::warn("stopping: {} calls have not ended yet", calls_);
+      }
     }
   }
   if (stopping_.exchange(true, std::memory_order_acq_rel)) return;

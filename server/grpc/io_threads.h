@@ -9,12 +9,12 @@
 // event measured on W2); here a completion costs no hop.
 //
 // Every operation started on a queue names an IoTag, whose Complete runs on
-// that queue's thread. Calls count themselves (CallStarted, CallEnded).
+// that queue's thread. Each call holds a CallToken for its whole life.
 // Stop() (after the server's Shutdown, which cancels every call and every
-// pending request) waits for the calls to end, at most kStopWait, then sets
-// stopping(), after which tags must not start new operations, shuts the
-// queues down and joins the threads once every pending operation has come
-// back.
+// pending request) waits for every call to end (logging every kStopWait
+// while some remain), then sets stopping(), shuts the queues down and
+// joins the threads. With no call left, no operation can start on a queue
+// after its Shutdown (which would abort).
 #ifndef EVENTBUS_SERVER_GRPC_IO_THREADS_H_
 #define EVENTBUS_SERVER_GRPC_IO_THREADS_H_
 
@@ -57,8 +57,18 @@ class IoThreads {
   void Stop();
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
-  void CallStarted() ABSL_LOCKS_EXCLUDED(mu_);
-  void CallEnded() ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts one call from construction to destruction. Declare it as a
+  // call's first member, so that it is destroyed after all the others.
+  class CallToken {
+   public:
+    explicit CallToken(IoThreads* io);
+    ~CallToken();
+    CallToken(const CallToken&) = delete;
+    CallToken& operator=(const CallToken&) = delete;
+
+   private:
+    IoThreads* const io_;
+  };
 
   int size() const { return static_cast<int>(queues_.size()); }
   grpc::ServerCompletionQueue* queue(int i) const { return queues_[i].get(); }

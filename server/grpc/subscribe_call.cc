@@ -29,17 +29,20 @@ void SubscribeCall::Await(const Shared* shared, int queue) {
 }
 
 SubscribeCall::SubscribeCall(const Shared* shared, int queue)
-    : shared_(shared), queue_(shared->io->queue(queue)), queue_index_(queue) {
-  shared_->io->CallStarted();
-}
+    : token_(shared->io),
+      shared_(shared),
+      queue_(shared->io->queue(queue)),
+      queue_index_(queue) {}
 
 void SubscribeCall::OnReadable() {
   MutexLock lock(&mu_);
-  if (closing_ || alarm_set_ || shared_->io->stopping()) return;
+  if (closing_ || alarm_set_) return;
   alarm_set_ = true;
   ++pending_;
-  // Due at once: the queue's thread pumps the call next.
-  alarm_.Set(queue_, gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
+  // Due at once: the queue's thread pumps the call next. (Not "now": Set
+  // rounds a deadline up to the next millisecond, so now would wait for a
+  // timer tick; the infinite past completes at once.)
+  alarm_.Set(queue_, gpr_inf_past(GPR_CLOCK_MONOTONIC), &wake_tag_);
 }
 
 void SubscribeCall::OnAccepted(bool ok) {
@@ -123,7 +126,11 @@ void SubscribeCall::OnWake(bool ok) {
   Completed();
 }
 
-void SubscribeCall::OnFinished(bool /*ok*/) { Completed(); }
+void SubscribeCall::OnFinished(bool /*ok*/) {
+  // Left only now: a drain counts this stream until its status is out.
+  subscription_.reset();
+  Completed();
+}
 
 void SubscribeCall::OnDone(bool /*ok*/) {
   done_ = true;
@@ -179,13 +186,11 @@ SubscribeCall::Next SubscribeCall::Fill() {
 
 void SubscribeCall::StartFinish(const grpc::Status& status) {
   finishing_ = true;
-  subscription_.reset();  // leaves the bus now
   {
     MutexLock lock(&mu_);
     closing_ = true;
     if (alarm_set_) alarm_.Cancel();  // its completion still comes
   }
-  if (shared_->io->stopping()) return;  // no new operation on a stopped queue
   Started();
   writer_.Finish(status, &finish_tag_);
 }

@@ -79,7 +79,6 @@ class SubscribeCall final : public SubscriptionWaker,
 
   // Use Await; public for std::make_shared.
   SubscribeCall(const Shared* shared, int queue);
-  ~SubscribeCall() override { shared_->io->CallEnded(); }
 
   // On the publisher's thread: wake the call on its own queue.
   void OnReadable() override ABSL_LOCKS_EXCLUDED(mu_);
@@ -118,6 +117,8 @@ class SubscribeCall final : public SubscriptionWaker,
   // call has ended.
   void Completed() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // First: destroyed last, once the members below are gone.
+  IoThreads::CallToken token_;
   const Shared* const shared_;
   grpc::ServerCompletionQueue* const queue_;
   const int queue_index_;

@@ -96,18 +96,14 @@ void SubscribeCall::Begin() {
   writer_.SendInitialMetadata(&headers_tag_);
 }
 
-void SubscribeCall::OnHeadersSent(bool ok) {
-  writing_ = false;
-  if (ok && !done_) {
-    Pump();
-  } else if (!finishing_) {
-    StartFinish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
-  }
-  Completed();
-}
+void SubscribeCall::OnHeadersSent(bool ok) { AfterWrite(ok); }
 
 void SubscribeCall::OnWriteDone(bool ok) {
   shared_->budget->WriteDone();
+  AfterWrite(ok);
+}
+
+void SubscribeCall::AfterWrite(bool ok) {
   writing_ = false;
   if (ok && !done_) {
     Pump();

@@ -106,6 +106,9 @@ class SubscribeCall final : public SubscriptionWaker,
   void OnDone(bool ok);
 
   void Begin();
+  // After the headers or a response went out (or failed to): pump on, or
+  // finish.
+  void AfterWrite(bool ok);
   void Pump();
   Next Fill();
   // Leaves the bus and finishes the stream (unless the queues stop).

@@ -101,6 +101,29 @@ class Reader : public SubscriptionWaker,
   CondVar woken_cv_{&mu_};
 };
 
+// Runs `readers` on threads of their own and `publishers` threads that
+// publish `events_each` each, then closes the bus and waits for every reader
+// to reach its end.
+void RunToTheEnd(const Bus& bus,
+                 const std::vector<std::shared_ptr<Reader>>& readers,
+                 int publishers, int events_each) {
+  std::vector<std::thread> threads;
+  for (const auto& reader : readers) {
+    threads.emplace_back([&reader] { reader->Run(); });
+  }
+  std::vector<std::thread> publishing;
+  for (int p = 0; p < publishers; ++p) {
+    publishing.emplace_back([&bus, events_each] {
+      for (int i = 0; i < events_each; ++i) {
+        ASSERT_TRUE(bus.Publish(testing::AuditEvent()).ok());
+      }
+    });
+  }
+  for (auto& t : publishing) t.join();
+  bus.Close();
+  for (auto& t : threads) t.join();
+}
+
 TEST(BusStressTest, ConcurrentPublishersAndReadersAccountForEveryEvent) {
   constexpr int kPublishers = 3;
   constexpr int kReaders = 6;
@@ -113,20 +136,7 @@ TEST(BusStressTest, ConcurrentPublishersAndReadersAccountForEveryEvent) {
   for (int i = 0; i < kReaders; ++i) {
     readers.push_back(std::make_shared<Reader>(*bus.Subscribe({}), i % 2 == 0));
   }
-  std::vector<std::thread> threads;
-  for (auto& reader : readers)
-    threads.emplace_back([&reader] { reader->Run(); });
-  std::vector<std::thread> publishers;
-  for (int p = 0; p < kPublishers; ++p) {
-    publishers.emplace_back([&bus] {
-      for (int i = 0; i < kEventsPerPublisher; ++i) {
-        ASSERT_TRUE(bus.Publish(testing::AuditEvent()).ok());
-      }
-    });
-  }
-  for (auto& t : publishers) t.join();
-  bus.Close();
-  for (auto& t : threads) t.join();
+  RunToTheEnd(bus, readers, kPublishers, kEventsPerPublisher);
 
   const uint64_t published = kPublishers * kEventsPerPublisher;
   EXPECT_EQ(bus.next_sequence(), published + 1);
@@ -157,20 +167,7 @@ TEST(BusStressTest, EveryOverflowPolicyAccountsForEveryEvent) {
     readers.push_back(
         std::make_shared<Reader>(*bus.Subscribe(std::move(subscribe)), stall));
   }
-  std::vector<std::thread> threads;
-  for (auto& reader : readers)
-    threads.emplace_back([&reader] { reader->Run(); });
-  std::vector<std::thread> publishers;
-  for (int p = 0; p < kPublishers; ++p) {
-    publishers.emplace_back([&bus] {
-      for (int i = 0; i < kEventsPerPublisher; ++i) {
-        ASSERT_TRUE(bus.Publish(testing::AuditEvent()).ok());
-      }
-    });
-  }
-  for (auto& t : publishers) t.join();
-  bus.Close();
-  for (auto& t : threads) t.join();
+  RunToTheEnd(bus, readers, kPublishers, kEventsPerPublisher);
 
   const uint64_t published = kPublishers * kEventsPerPublisher;
   for (size_t i = 0; i < readers.size(); ++i) {

@@ -332,9 +332,14 @@ class BadRequestsTest(HostileCase):
         # call. Either way the call is not served.
         big = [("x-big", "v" * 20000)]
         refused = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
+        # A channel with the same target and options shares its connection
+        # with self.channel through gRPC's global subchannel pool; without a
+        # pool of its own, the closed connection would fail the next call on
+        # self.channel too.
         for call in ("publish", "subscribe"):
             with self.subTest(call=call):
-                channel = grpc.insecure_channel(self.daemon.target)
+                channel = grpc.insecure_channel(
+                    self.daemon.target, options=[("grpc.use_local_subchannel_pool", 1)])
                 self.addCleanup(channel.close)
                 stub = lib.pb_grpc.EventBusServiceStub(channel)
                 with self.assertRaises(grpc.RpcError) as raised:

@@ -228,6 +228,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
           ? static_cast<int>(server.io_threads)
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   daemon->io_ = std::make_unique<IoThreads>(&builder, io_threads);
+  daemon->publish_io_ = std::make_unique<IoThreads>(&builder, kPublishThreads);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive_bytes));
   daemon->server_ = builder.BuildAndStart();
   if (daemon->server_ == nullptr ||
@@ -237,7 +238,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
                      ListenFailureReason(server.address)));
   }
   daemon->io_->Start();
-  daemon->service_.StartSubscribing(daemon->io_.get());
+  daemon->publish_io_->Start();
+  daemon->service_.StartStreaming(daemon->io_.get(), daemon->publish_io_.get());
   daemon->address_ = ResolvedAddress(server.address, port);
   LogSecurity(server, *authorizer, daemon->address_);
   grpc::HealthCheckServiceInterface* health =
@@ -270,6 +272,7 @@ void Daemon::Drain() {
   server_->Shutdown(absl::ToChronoTime(cancel_at));
   server_->Wait();
   io_->Stop();
+  publish_io_->Stop();
   spdlog::info("stopped after sequence {}", bus_.next_sequence() - 1);
 }
 

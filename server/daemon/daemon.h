@@ -37,6 +37,10 @@ class Daemon {
   // (publish streams with acknowledgements to send, health watches) have
   // before they are cancelled.
   static constexpr absl::Duration kAfterDrainGrace = absl::Seconds(1);
+  // Completion queues (one thread each) for PublishStream calls, apart from
+  // server.io_threads' Subscribe queues: a publish then never waits behind
+  // the writes it causes.
+  static constexpr int kPublishThreads = 1;
 
   // Creates the bus and starts serving on config.server.address. Errors:
   // InvalidArgument for settings the bus refuses, combinations
@@ -73,6 +77,7 @@ class Daemon {
   EventBusService service_;
   // Before server_: the server is destroyed first, then its queues.
   std::unique_ptr<IoThreads> io_;
+  std::unique_ptr<IoThreads> publish_io_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -10,7 +10,6 @@
 #include "base/text.h"
 #include "server/grpc/grpc_status.h"
 #include "server/grpc/held_publish_reactor.h"
-#include "server/grpc/publish_stream_reactor.h"
 #include "server/grpc/raw_message.h"
 
 namespace eventbus {
@@ -63,7 +62,8 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   return finish(grpc::Status::OK);
 }
 
-void EventBusService::StartSubscribing(IoThreads* io) {
+void EventBusService::StartStreaming(IoThreads* subscribe_io,
+                                     IoThreads* publish_io) {
   subscribe_ = SubscribeCall::Shared{
       .request =
           [this](grpc::ServerContext* context, grpc::ByteBuffer* request,
@@ -76,22 +76,25 @@ void EventBusService::StartSubscribing(IoThreads* io) {
       .budget = &response_budget_,
       .refusals = &refusals_,
       .instance_id = instance_id_,
-      .io = io};
-  for (int i = 0; i < io->size(); ++i) SubscribeCall::Await(&subscribe_, i);
-}
-
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
-EventBusService::PublishStream(grpc::CallbackServerContext* context) {
-  context->AddInitialMetadata(kInstanceMetadataKey, instance_id_);
-  if (absl::Status admitted = admission_.AuthorizePublisher(*context);
-      !admitted.ok()) {
-    refusals_.Refused(RefusalLog::Level::kDebug, "publish stream",
-                      context->peer(), admitted);
-    return new RefusedBidiStream<grpc::ByteBuffer, grpc::ByteBuffer>(
-        ToGrpcStatus(admitted));
+      .io = subscribe_io};
+  publish_stream_ = PublishStreamCall::Shared{
+      .request =
+          [this](grpc::ServerContext* context,
+                 PublishStreamCall::Stream* stream,
+                 grpc::ServerCompletionQueue* queue, void* tag) {
+            RequestPublishStream(context, stream, queue, queue, tag);
+          },
+      .bus = &bus_,
+      .admission = &admission_,
+      .refusals = &refusals_,
+      .instance_id = instance_id_,
+      .io = publish_io};
+  for (int i = 0; i < subscribe_io->size(); ++i) {
+    SubscribeCall::Await(&subscribe_, i);
   }
-  return PublishStreamReactor::Start(context, bus_, admission_, &refusals_,
-                                     delivery_.get());
+  for (int i = 0; i < publish_io->size(); ++i) {
+    PublishStreamCall::Await(&publish_stream_, i);
+  }
 }
 
 }  // namespace eventbus

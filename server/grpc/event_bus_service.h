@@ -2,28 +2,27 @@
 //
 // Thin adapters: Publish turns the request into a Bus::Publish call and its
 // status into the RPC status; Subscribe runs one SubscribeCall per stream
-// (subscribe_call.h) on gRPC's asynchronous API, on the IoThreads queues
-// given to StartSubscribing; each keeps at most one write in flight and
-// assembles each response from the bytes events were encoded to at publish
-// time (hence the raw Subscribe method). Every response's initial metadata
-// carries `eventbus-instance`; a Subscribe stream's also carries
+// (subscribe_call.h) and PublishStream one PublishStreamCall
+// (publish_stream_call.h) on gRPC's asynchronous API, on the IoThreads
+// queues given to StartStreaming. A Subscribe keeps at most one write in
+// flight and assembles each response from the bytes events were encoded to
+// at publish time (hence the raw Subscribe method). Every response's initial
+// metadata carries `eventbus-instance`; a Subscribe stream's also carries
 // `eventbus-start-sequence` (base/metadata.h).
 //
 // A publish does not write to the subscribers itself: it sets each woken
 // stream's alarm on that stream's queue, whose thread starts the write; a
 // stream whose previous write completes writes what arrived meanwhile from
-// the same thread. Publish and PublishStream stay on the callback API; a
-// publish that a BLOCK subscriber holds back is retried on the service's
-// DeliveryQueue. How many bytes a
-// response may carry depends on how many are being written (the service's
-// ResponseBudget), so memory stays bounded when thousands of streams are
-// behind at once.
+// the same thread. The unary Publish stays on the callback API; one that a
+// BLOCK subscriber holds back is retried on the service's DeliveryQueue.
+// How many bytes a response may carry depends on how many are being written
+// (the service's ResponseBudget), so memory stays bounded when thousands of
+// streams are behind at once.
 //
 // Thread-safety: gRPC calls the handlers from any thread; the service holds
 // immutable state, the (thread-safe) Bus handle, the DeliveryQueue and the
-// ResponseBudget (an atomic counter). It
-// must outlive the gRPC server that serves it (the server's Shutdown ends
-// every stream).
+// ResponseBudget (an atomic counter). It must outlive the gRPC server that
+// serves it (the server's Shutdown ends every stream).
 #ifndef EVENTBUS_SERVER_GRPC_EVENT_BUS_SERVICE_H_
 #define EVENTBUS_SERVER_GRPC_EVENT_BUS_SERVICE_H_
 
@@ -36,6 +35,7 @@
 #include "server/bus/bus.h"
 #include "server/grpc/delivery_queue.h"
 #include "server/grpc/io_threads.h"
+#include "server/grpc/publish_stream_call.h"
 #include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
 #include "server/grpc/subscribe_call.h"
@@ -48,10 +48,10 @@ namespace eventbus {
 class EventBusService final
     : public v1::EventBusService::WithRawCallbackMethod_Publish<
           v1::EventBusService::WithRawMethod_Subscribe<
-              v1::EventBusService::WithRawCallbackMethod_PublishStream<
+              v1::EventBusService::WithRawMethod_PublishStream<
                   v1::EventBusService::Service>>> {
  public:
-  // Threads that retry publishes held back by BLOCK subscribers.
+  // Threads that retry unary publishes held back by BLOCK subscribers.
   static constexpr int kDeliveryThreads = 1;
   // Bytes of events that the Subscribe responses gRPC is writing may hold
   // together, and the bounds of one response (see response_budget.h). 30 KiB
@@ -77,13 +77,10 @@ class EventBusService final
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
 
-  // Serves Subscribe on `io`'s queues (one pending call per queue), once
-  // the server is built; `io` must outlive the server. Until this is
-  // called, Subscribe calls wait.
-  void StartSubscribing(IoThreads* io);
-
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
-      grpc::CallbackServerContext* context) override;
+  // Serves Subscribe on `subscribe_io`'s queues and PublishStream on
+  // `publish_io`'s (one pending call per queue), once the server is built;
+  // both must outlive the server. Until this is called, those calls wait.
+  void StartStreaming(IoThreads* subscribe_io, IoThreads* publish_io);
 
  private:
   const Bus bus_;
@@ -92,7 +89,8 @@ class EventBusService final
   ResponseBudget response_budget_;
   RefusalLog refusals_;
   SubscribeCall::Shared subscribe_;
-  // Last: destroyed first, joining its threads, whose tasks (streams, held
+  PublishStreamCall::Shared publish_stream_;
+  // Last: destroyed first, joining its threads, whose tasks (held unary
   // publishes) use the members above.
   const std::unique_ptr<DeliveryQueue> delivery_;
 };

@@ -1,4 +1,4 @@
-// Status conversions and refusals at the gRPC edge. absl::StatusCode and
+// Status conversion at the gRPC edge. absl::StatusCode and
 // grpc::StatusCode are the same numbers, so nothing is lost.
 #ifndef EVENTBUS_SERVER_GRPC_GRPC_STATUS_H_
 #define EVENTBUS_SERVER_GRPC_GRPC_STATUS_H_
@@ -16,19 +16,6 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }
-
-// A bidirectional stream that ends at once with `status`: what a streaming
-// handler returns for a call Admission refuses. Owned by gRPC; deletes
-// itself when done.
-template <typename Request, typename Response>
-class RefusedBidiStream final
-    : public grpc::ServerBidiReactor<Request, Response> {
- public:
-  explicit RefusedBidiStream(const grpc::Status& status) {
-    this->Finish(status);
-  }
-  void OnDone() override { delete this; }
-};
 
 }  // namespace eventbus
 

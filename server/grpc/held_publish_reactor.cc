@@ -8,6 +8,10 @@
 
 namespace eventbus {
 
+namespace {
+
+// Sets `*alarm` to call `waiter`'s OnMayPublish at `when` (unless the
+// waiter is gone by then), replacing (and cancelling) any earlier alarm.
 void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
             std::unique_ptr<grpc::Alarm>* alarm) {
   *alarm = std::make_unique<grpc::Alarm>();
@@ -19,6 +23,8 @@ void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
                   if (auto alive = waiter.lock()) alive->OnMayPublish();
                 });
 }
+
+}  // namespace
 
 HeldPublishReactor* HeldPublishReactor::Start(
     grpc::CallbackServerContext* context, const Bus& bus, PreparedEvent event,

@@ -71,12 +71,6 @@ class HeldPublishReactor final
   std::shared_ptr<HeldPublishReactor> self_ ABSL_GUARDED_BY(mu_);
 };
 
-// Sets `*alarm` to call `waiter`'s OnMayPublish at `when` (unless the
-// waiter is gone by then), replacing (and cancelling) any earlier alarm.
-// Shared with PublishStreamReactor.
-void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
-            std::unique_ptr<grpc::Alarm>* alarm);
-
 }  // namespace eventbus
 
 #endif  // EVENTBUS_SERVER_GRPC_HELD_PUBLISH_REACTOR_H_

@@ -1,7 +1,8 @@
 // IoThreads: the server's completion queues, each drained by one thread of
 // its own (gRPC's perf guidance: one queue per thread).
 //
-// The hot path (Subscribe streams, subscribe_call.h) runs on these queues
+// The hot path (Subscribe streams, subscribe_call.h, and PublishStream
+// calls, publish_stream_call.h) runs on these queues
 // with gRPC's asynchronous API: a call's operations complete on its queue,
 // and that queue's thread handles them and starts the call's next write.
 // In gRPC 1.51 the callback API always runs on its two internal "nexting"
@@ -38,6 +39,20 @@ class IoTag {
   virtual ~IoTag() = default;
   // On the queue's thread; `ok` is the operation's outcome.
   virtual void Complete(bool ok) = 0;
+};
+
+// An IoTag that calls `handler` of `call` with the operation's outcome: a
+// call has one per kind of completion.
+template <typename Call>
+class MemberTag final : public IoTag {
+ public:
+  MemberTag(Call* call, void (Call::*handler)(bool))
+      : call_(call), handler_(handler) {}
+  void Complete(bool ok) override { (call_->*handler_)(ok); }
+
+ private:
+  Call* const call_;
+  void (Call::*const handler_)(bool);
 };
 
 class IoThreads {

@@ -16,8 +16,6 @@
 
 namespace eventbus {
 
-void SubscribeCall::Tag::Complete(bool ok) { (call_->*handler_)(ok); }
-
 void SubscribeCall::Await(const Shared* shared, int queue) {
   auto call = std::make_shared<SubscribeCall>(shared, queue);
   call->self_ = call;

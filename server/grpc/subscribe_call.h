@@ -84,17 +84,6 @@ class SubscribeCall final : public SubscriptionWaker,
   void OnReadable() override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // One kind of completion; Complete runs the call's handler for it.
-  class Tag final : public IoTag {
-   public:
-    Tag(SubscribeCall* call, void (SubscribeCall::*handler)(bool))
-        : call_(call), handler_(handler) {}
-    void Complete(bool ok) override;
-
-   private:
-    SubscribeCall* const call_;
-    void (SubscribeCall::*const handler_)(bool);
-  };
   // What Pump() does after reading.
   enum class Next { kArmed, kWrite, kFinish };
 
@@ -128,12 +117,12 @@ class SubscribeCall final : public SubscriptionWaker,
   grpc::ServerContext context_;
   grpc::ByteBuffer request_;
   grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_{&context_};
-  Tag accepted_tag_{this, &SubscribeCall::OnAccepted};
-  Tag headers_tag_{this, &SubscribeCall::OnHeadersSent};
-  Tag write_tag_{this, &SubscribeCall::OnWriteDone};
-  Tag wake_tag_{this, &SubscribeCall::OnWake};
-  Tag finish_tag_{this, &SubscribeCall::OnFinished};
-  Tag done_tag_{this, &SubscribeCall::OnDone};
+  MemberTag<SubscribeCall> accepted_tag_{this, &SubscribeCall::OnAccepted};
+  MemberTag<SubscribeCall> headers_tag_{this, &SubscribeCall::OnHeadersSent};
+  MemberTag<SubscribeCall> write_tag_{this, &SubscribeCall::OnWriteDone};
+  MemberTag<SubscribeCall> wake_tag_{this, &SubscribeCall::OnWake};
+  MemberTag<SubscribeCall> finish_tag_{this, &SubscribeCall::OnFinished};
+  MemberTag<SubscribeCall> done_tag_{this, &SubscribeCall::OnDone};
 
   // The queue thread's alone.
   std::string peer_;

@@ -146,7 +146,7 @@ TEST_F(PublisherTest, AsyncRejectedEventFailsAloneAndTheRestArePublished) {
 // An event the daemon could not parse (a string that is not UTF-8, which
 // protobuf encodes anyway) is refused by PublishAsync at once, so that it
 // cannot fail the events batched with it; the rest are published. (The
-// daemon's own refusal of such a request: publish_stream_reactor_test.)
+// daemon's own refusal of such a request: publish_stream_call_test.)
 TEST_F(PublisherTest, AsyncEventThatCannotParseIsRefusedAtOnce) {
   auto publisher = *Publisher::Create(Channel(daemon_->address()));
   Outcomes outcomes;

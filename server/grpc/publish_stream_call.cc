@@ -1,8 +1,10 @@
 #include "server/grpc/publish_stream_call.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/metadata.h"
 #include "base/status_macros.h"
 #include "server/grpc/grpc_status.h"
@@ -76,7 +78,9 @@ void PublishStreamCall::StartRead() {
 
 void PublishStreamCall::OnReadDone(bool ok) {
   reading_ = false;
-  if (ok && !done_) {
+  // Not once the stream broke or ended: no acknowledgement could reach the
+  // client, which would send the events again.
+  if (ok && !done_ && !reads_done_) {
     HandleRequest();
   } else {
     reads_done_ = true;  // half-closed by the client, broken, or ended
@@ -168,7 +172,10 @@ void PublishStreamCall::ArmRetry() {
   retry_set_ = true;
   retry_due_ = held_until_;
   Started();
-  retry_alarm_.Set(queue_, absl::ToChronoTime(held_until_), &retry_tag_);
+  // Never before now: gRPC reads a time before 1970 as the infinite future.
+  retry_alarm_.Set(queue_,
+                   absl::ToChronoTime(std::max(held_until_, absl::Now())),
+                   &retry_tag_);
 }
 
 void PublishStreamCall::OnWake(bool ok) {

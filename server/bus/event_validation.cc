@@ -32,8 +32,11 @@ absl::Status ValidateStrings(const v1::Event& event) {
   EVENTBUS_RETURN_IF_ERROR(CheckUtf8("source", event.source()));
   for (const auto& [key, value] : event.attributes()) {
     EVENTBUS_RETURN_IF_ERROR(CheckUtf8("attributes (a key)", key));
-    EVENTBUS_RETURN_IF_ERROR(CheckUtf8(
-        absl::StrCat("attributes[\"", EscapeForLog(key), "\"]"), value));
+    // The field's name is built only for the error: it escapes the key.
+    if (!IsValidUtf8(value)) {
+      return CheckUtf8(absl::StrCat("attributes[\"", EscapeForLog(key), "\"]"),
+                       value);
+    }
   }
   if (event.has_audit()) {
     const v1::AuditEvent& audit = event.audit();

@@ -48,9 +48,17 @@ TEST(IsValidUtf8Test, AgreesWithProtobuf) {
       "\xf5\x80\x80\x80",
       "\xe2\x82",
   };
-  for (const std::string& text : cases) {
-    EXPECT_EQ(IsValidUtf8(text), ProtobufAcceptsString(text))
-        << "bytes: " << EscapeForLog(text);
+  // Each case at every offset within and across the 8-byte ASCII words,
+  // alone and followed by more ASCII.
+  for (const std::string& base : cases) {
+    for (size_t ascii = 0; ascii <= 17; ++ascii) {
+      for (const std::string& text :
+           {std::string(ascii, 'a') + base,
+            std::string(ascii, 'a') + base + std::string(9, 'z')}) {
+        EXPECT_EQ(IsValidUtf8(text), ProtobufAcceptsString(text))
+            << "bytes: " << EscapeForLog(text);
+      }
+    }
   }
 }
 

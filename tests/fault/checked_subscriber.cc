@@ -184,7 +184,13 @@ bool CheckedSubscriber::Stream(bool first) {
   MutexLock lock(&mu_);
   context_ = nullptr;
   streaming_ = false;
-  if (!start) return false;
+  if (!start) {
+    if (!outcome_.open_error.empty()) {
+      absl::StrAppend(&outcome_.open_error, " (status ", status.error_code(),
+                      ": ", status.error_message(), ")");
+    }
+    return false;
+  }
   if (!cancelled_by_us && !stopping_ && !reached_target()) {
     // The daemon ended it: drained (OK), or an error.
     ++outcome_.daemon_ends;

@@ -202,6 +202,7 @@ void RunChurn(const ScenarioOptions& options, ScenarioReport& report) {
   report.Expect(block_stalls > 0,
                 "no BLOCK subscriber stalled: the scenario did not hold "
                 "publishers back");
+  ShowDaemonLogOnFailure(**daemon, report);
 }
 
 }  // namespace eventbus::fault

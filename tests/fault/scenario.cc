@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/proc_stats.h"
 #include "client/status.h"
@@ -75,6 +77,24 @@ absl::StatusOr<std::unique_ptr<testing::DaemonProcess>> StartDaemon(
   auto daemon = testing::DaemonProcess::Start(args);
   if (daemon.ok()) current_daemon_pid.store((*daemon)->pid());
   return daemon;
+}
+
+void ShowDaemonLogOnFailure(const testing::DaemonProcess& daemon,
+                            ScenarioReport& report) {
+  if (report.ok()) return;
+  int shown = 0;
+  for (absl::string_view line : absl::StrSplit(daemon.Log(), '\n')) {
+    const bool wanted = absl::StrContains(line, " warning ") ||
+                        absl::StrContains(line, " error ") ||
+                        absl::StrContains(line, "refus");
+    // Lag warnings are the scenario's intent, and many.
+    if (!wanted || absl::StrContains(line, " is lagging: ")) continue;
+    if (++shown > kMaxDaemonLogLines) {
+      report.Progress("daemon log: (more lines not shown)");
+      break;
+    }
+    report.Progress("daemon log: %s", line);
+  }
 }
 
 pid_t CurrentDaemonPid() { return current_daemon_pid.load(); }

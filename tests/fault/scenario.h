@@ -83,6 +83,13 @@ class ScenarioReport {
 absl::StatusOr<std::unique_ptr<testing::DaemonProcess>> StartDaemon(
     const std::vector<std::string>& extra);
 
+// Prints on stderr, when `report` has failed, the daemon's log lines that
+// may say why: warnings (but lag warnings), errors and refusals, at most
+// kMaxDaemonLogLines.
+inline constexpr int kMaxDaemonLogLines = 50;
+void ShowDaemonLogOnFailure(const testing::DaemonProcess& daemon,
+                            ScenarioReport& report);
+
 // The pid of the daemon StartDaemon started last (0 before), for the
 // watchdog that kills it when a scenario overruns.
 pid_t CurrentDaemonPid();

@@ -2,9 +2,9 @@
 // its own (gRPC's perf guidance: one queue per thread).
 //
 // The hot path (Subscribe streams, subscribe_call.h, and PublishStream
-// calls, publish_stream_call.h) runs on these queues
-// with gRPC's asynchronous API: a call's operations complete on its queue,
-// and that queue's thread handles them and starts the call's next write.
+// calls, publish_stream_call.h) runs on these queues with gRPC's
+// asynchronous API: a call's operations complete on its queue, and that
+// queue's thread handles them and starts the call's next write.
 // In gRPC 1.51 the callback API always runs on its two internal "nexting"
 // threads, which hand the poller back and forth (~35 context switches per
 // event measured on W2); here a completion costs no hop.

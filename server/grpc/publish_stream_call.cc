@@ -139,7 +139,6 @@ void PublishStreamCall::PublishEvents() {
     }
     if (!attempt->published) {
       // Read nothing more until it is published: the client's window fills.
-      held_ = true;
       held_until_ = attempt->retry_by;
       ArmRetry();
       Advance();  // the acknowledgements before it go out meanwhile
@@ -156,11 +155,6 @@ void PublishStreamCall::PublishEvents() {
   read_paused_ = pending_.acks_size() >= kMaxPendingAcks;
   if (!read_paused_ && !reads_done_) StartRead();
   Advance();
-}
-
-void PublishStreamCall::Retry() {
-  held_ = false;
-  PublishEvents();
 }
 
 void PublishStreamCall::ArmRetry() {
@@ -183,15 +177,15 @@ void PublishStreamCall::OnWake(bool ok) {
     MutexLock lock(&mu_);
     wake_set_ = false;
   }
-  if (ok && held_ && !done_) Retry();
+  if (ok && held() && !done_) PublishEvents();
   Completed();
 }
 
 void PublishStreamCall::OnRetryTimer(bool ok) {
   retry_set_ = false;
-  if (held_ && !done_) {
+  if (held() && !done_) {
     if (ok) {
-      Retry();  // the bus ends the holder in the way, or says when to
+      PublishEvents();  // the bus ends the holder in the way, or says when
     } else {
       ArmRetry();  // cancelled for an earlier time
     }
@@ -211,10 +205,7 @@ void PublishStreamCall::Abandon(const char* why) {
   reads_done_ = true;
   pending_.clear_acks();
   if (error_.ok()) error_ = absl::CancelledError(why);
-  if (held_) {
-    held_ = false;
-    prepared_.reset();  // never published
-  }
+  prepared_.reset();                      // a held event is never published
   if (retry_set_) retry_alarm_.Cancel();  // its completion still comes
 }
 
@@ -244,14 +235,14 @@ void PublishStreamCall::Advance() {
     writing_ = true;
     Started();
     stream_.Write(response_, &write_tag_);
-    if (read_paused_ && !reads_done_ && !held_) {
+    if (read_paused_ && !reads_done_ && !held()) {
       read_paused_ = false;
       StartRead();
     }
     return;
   }
   // A pending read completes (failing, once the call has ended) first.
-  if (!reads_done_ || held_ || reading_) return;
+  if (!reads_done_ || held() || reading_) return;
   finishing_ = true;
   {
     MutexLock lock(&mu_);

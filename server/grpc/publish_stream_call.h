@@ -104,8 +104,6 @@ class PublishStreamCall final
   // refused or all are published; then reads the next request unless
   // reading pauses or ends.
   void PublishEvents();
-  // Publishes the held event again.
-  void Retry();
   // Sets the retry timer for held_until_ unless one fires by then.
   void ArmRetry();
   // Ends the reads with `status` (logged), once the acknowledgements
@@ -114,6 +112,8 @@ class PublishStreamCall final
   // The client is gone or the stream broke: nothing more is acknowledged,
   // and a held event is left unpublished.
   void Abandon(const char* why);
+  // Whether an event waits for a BLOCK subscriber.
+  bool held() const { return prepared_.has_value(); }
   void StartRead();
   // Writes pending acknowledgements (resuming a paused read), or finishes.
   void Advance();
@@ -151,9 +151,8 @@ class PublishStreamCall final
   v1::PublishStreamRequest request_;
   int next_event_ = 0;
   // The event of request_ at next_event_, admitted and prepared, while its
-  // publish is held back (held_).
+  // publish is held back (outside PublishEvents, set only then).
   std::optional<PreparedEvent> prepared_;
-  bool held_ = false;
   // When the bus ends the holder in the way of prepared_.
   absl::Time held_until_ = absl::InfinitePast();
   grpc::Alarm retry_alarm_;

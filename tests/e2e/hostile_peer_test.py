@@ -386,6 +386,9 @@ class ForgedLogTest(HostileCase):
         fake = "2026-12-02T00:00:00.000000Z error FAKE"
         name = "x\n" + fake + " \x1b[2J"
         call = self.stub.Subscribe(lib.pb.SubscribeRequest(name=name), timeout=lib.DEADLINE)
+        # The headers come once the daemon has registered the subscriber, so
+        # the event published next is after its start.
+        call.initial_metadata()
         event = lib.audit_event(source="src\n" + fake)
         self.stub.Publish(lib.pb.PublishRequest(event=event), timeout=lib.DEADLINE)
         next(call)

@@ -41,6 +41,11 @@ absl::StatusOr<Bus> Bus::Create(BusOptions options) {
                      absl::FormatDuration(options.max_block)));
   }
   if (!options.clock) return absl::InvalidArgumentError("clock is not set");
+  if (options.storage.log != nullptr &&
+      options.storage.fsync == StorageOptions::Fsync::kInterval &&
+      options.storage.interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the fsync interval must be positive");
+  }
   return Bus(std::make_shared<Ring>(std::move(options)));
 }
 
@@ -125,6 +130,15 @@ uint64_t Bus::subscriber_count() const { return ring_->subscriber_count(); }
 uint64_t Bus::blocked_publishers() const { return ring_->blocked_publishers(); }
 
 uint64_t Bus::next_sequence() const { return ring_->next_sequence(); }
+
+uint64_t Bus::oldest_sequence() const { return ring_->oldest_sequence(); }
+
+absl::StatusOr<bool> Bus::AwaitStored(
+    uint64_t sequence, std::weak_ptr<PublishWaiter> waiter) const {
+  return ring_->AwaitStored(sequence, std::move(waiter));
+}
+
+absl::Status Bus::CloseStorage() const { return ring_->CloseStorage(); }
 
 const BusOptions& Bus::options() const { return ring_->options(); }
 

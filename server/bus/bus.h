@@ -26,10 +26,34 @@
 #include "eventbus/v1/eventbus.pb.h"
 #include "server/bus/stored_event.h"
 #include "server/bus/subscription.h"
+#include "server/storage/log.h"
 
 namespace eventbus {
 
 class Ring;
+
+// Where the bus keeps its events besides the ring (BusOptions::storage).
+struct StorageOptions {
+  // When an accepted event counts as stored, which is when its publisher
+  // is answered.
+  enum class Fsync {
+    // After an fdatasync covers it. One sync serves every event appended
+    // meanwhile (group commit), and subscribers see an event only once it
+    // is stored, so none ever sees one that a crash could unsay.
+    kAlways,
+    // After its write(2): a process crash loses nothing, a power failure
+    // at most `interval` (the log syncs that often).
+    kInterval,
+    // After its write(2); the OS decides when it reaches the disk.
+    kNever,
+  };
+  // The durable log; null keeps the bus in memory only.
+  std::shared_ptr<Log> log;
+  Fsync fsync = Fsync::kAlways;
+  absl::Duration interval = absl::Milliseconds(100);
+  // How often retention (LogOptions) is applied.
+  absl::Duration retention_period = absl::Seconds(1);
+};
 
 struct BusOptions {
   // The ranges Create accepts; the config (bus.*, server.max_subscribers)
@@ -57,6 +81,10 @@ struct BusOptions {
   absl::Duration max_block = absl::Seconds(1);
   // Source of publish times; tests substitute it.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // With a log: sequences continue from the log's, subscribers behind the
+  // ring read from the log (so no overflow policy holds publishers back),
+  // and losses are only what retention removed before they read it.
+  StorageOptions storage;
 };
 
 struct PublishResult {
@@ -64,16 +92,21 @@ struct PublishResult {
   std::string id;
   // Subscriptions registered when the event was published.
   uint64_t subscribers = 0;
+  // False while the event waits for the log to store it (Fsync::kAlways):
+  // answer its publisher only after Bus::AwaitStored says it is.
+  bool stored = true;
 };
 
 // Told when a publish that a kBlock subscription held back may go on (see
-// Bus::TryPublish).
+// Bus::TryPublish), and when a published event may be stored (see
+// Bus::AwaitStored).
 class PublishWaiter {
  public:
   virtual ~PublishWaiter() = default;
   // Called once per arming, from a reader's thread (or the one closing the
-  // bus), with no bus lock held. Must not block; may be spurious. May be
-  // called after the waiter's owner lost interest, which checks its state.
+  // bus, or the log's committer), with no bus lock held. Must not block; may be
+  // spurious. May be called after the waiter's owner lost interest, which
+  // checks its state.
   virtual void OnMayPublish() = 0;
 };
 
@@ -127,9 +160,11 @@ class Bus {
   // a kBlock subscription has not read the event this one would overwrite,
   // waits for it, for at most max_block: then that subscription ends and
   // the event is published.
+  // With a log, also waits until the event is stored (StorageOptions).
   // Errors: InvalidArgument (no payload, an enum value outside its enum,
-  // larger than max_event_bytes), Unavailable (the bus is closed). A
-  // rejected event consumes no sequence.
+  // larger than max_event_bytes), Unavailable (the bus is closed, or the
+  // log could not store it, with the cause). A rejected event consumes no
+  // sequence, except one the log failed to sync: that one is never seen.
   absl::StatusOr<PublishResult> Publish(const v1::Event& event) const;
 
   // Publish in two steps, for callers that must not block a thread:
@@ -140,6 +175,17 @@ class Bus {
   absl::StatusOr<PreparedEvent> Prepare(const v1::Event& event) const;
   absl::StatusOr<PublishAttempt> TryPublish(
       PreparedEvent* event, std::weak_ptr<PublishWaiter> waiter) const;
+
+  // Whether the event published as `sequence` is stored (always true
+  // without a log or fsync always). When not yet, arms `waiter`, called
+  // once it may be, and returns false. Error: Unavailable (the log stopped
+  // before storing it; its publisher must be told it was not stored).
+  absl::StatusOr<bool> AwaitStored(uint64_t sequence,
+                                   std::weak_ptr<PublishWaiter> waiter) const;
+
+  // Stores what was accepted and stops using the log (the end of a drain,
+  // after Close and the last publish). Returns the log's last error.
+  absl::Status CloseStorage() const;
 
   // Registers a subscription. Errors: InvalidArgument (from_sequence 0),
   // OutOfRange (from_sequence beyond the next sequence), ResourceExhausted
@@ -160,6 +206,8 @@ class Bus {
   uint64_t blocked_publishers() const;
   // The sequence the next accepted event will get.
   uint64_t next_sequence() const;
+  // The oldest sequence a subscriber can still read (from_earliest).
+  uint64_t oldest_sequence() const;
   const BusOptions& options() const;
 
  private:

@@ -4,9 +4,31 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 
 namespace eventbus {
+namespace {
+
+absl::Status NotStored(uint64_t sequence, const absl::Status& cause) {
+  return absl::UnavailableError(absl::StrCat(
+      "sequence ", sequence, " was not stored: ", cause.message()));
+}
+
+}  // namespace
+
+Ring::Ring(BusOptions options) : options_(std::move(options)) {
+  if (storage_.log == nullptr) return;
+  {
+    MutexLock lock(&mu_);
+    base_ = next_sequence_ = storage_.log->next_sequence();
+    visible_end_ = stored_end_ = next_sequence_;
+  }
+  committer_ = std::thread([this] { RunCommitter(); });
+}
+
+Ring::~Ring() { CloseStorage().IgnoreError(); }
 
 absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
   std::shared_ptr<const StoredEvent> evicted;
@@ -28,7 +50,20 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
   Wake(wakers);
   Wake(released);
   if (!attempt.ok()) return attempt.status();
-  return *std::move(attempt->published);
+  PublishResult& result = *attempt->published;
+  if (!result.stored) {
+    MutexLock lock(&mu_);
+    ++blocked_storers_;
+    while (stored_end_ <= result.sequence && storage_error_.ok()) {
+      stored_.WaitUntil(absl::InfiniteFuture());
+    }
+    --blocked_storers_;
+    if (stored_end_ <= result.sequence) {
+      return NotStored(result.sequence, storage_error_);
+    }
+    result.stored = true;
+  }
+  return std::move(result);
 }
 
 absl::StatusOr<PublishAttempt> Ring::TryAppend(
@@ -64,7 +99,9 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
   const uint64_t sequence = next_sequence_;
   const absl::Time now = options_.clock();
   // The event this one overwrites, when the ring is full.
-  if (sequence > options_.capacity && HeldBack(sequence - options_.capacity)) {
+  // With a log nobody is held back for: a lapped reader reads the log.
+  if (storage_.log == nullptr && sequence > options_.capacity &&
+      HeldBack(sequence - options_.capacity)) {
     // A hold lasts while someone waits: publishers that gave up (a
     // deadline) leave expired waiters, and a later publish starts anew.
     std::erase_if(waiting_, [](const auto& w) { return w.expired(); });
@@ -82,17 +119,31 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
   const int32_t nanos = static_cast<int32_t>(
       (now - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
   (*event)->Assign(sequence, seconds, nanos);
+  if (storage_.log != nullptr) {
+    // In sequence order, before anyone can see it; a failed write consumes
+    // nothing.
+    EVENTBUS_RETURN_IF_ERROR(storage_.log->Append(
+        sequence, absl::ToUnixNanos(now), (*event)->encoded()));
+  }
   ++next_sequence_;
-  const size_t slot = (sequence - 1) % options_.capacity;
+  const size_t slot = (sequence - base_) % options_.capacity;
   if (slot == slots_.size()) {
     slots_.push_back(std::move(*event));
   } else {
     *evicted = std::exchange(slots_[slot], std::move(*event));
   }
-  wakers->swap(armed_);
-  if (blocked_readers_ > 0) changed_.SignalAll();
-  return PublishAttempt{.published = PublishResult{
-                            .sequence = sequence, .subscribers = subscribers_}};
+  const bool stored = !SyncEveryAppend();
+  if (stored) {
+    visible_end_ = stored_end_ = next_sequence_;
+    wakers->swap(armed_);
+    if (blocked_readers_ > 0) changed_.SignalAll();
+  } else if (committer_idle_) {
+    committer_idle_ = false;  // one signal per wait
+    unsynced_.Signal();
+  }
+  return PublishAttempt{.published = PublishResult{.sequence = sequence,
+                                                   .subscribers = subscribers_,
+                                                   .stored = stored}};
 }
 
 bool Ring::HeldBack(uint64_t sequence) {
@@ -145,7 +196,7 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
     case SubscribeOptions::Start::kNext:
       break;
     case SubscribeOptions::Start::kEarliest:
-      reader->cursor = OldestRetained();
+      reader->cursor = OldestKept();
       break;
     case SubscribeOptions::Start::kSequence:
       if (from_sequence == 0) {
@@ -160,13 +211,13 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
       reader->cursor = from_sequence;
       break;
   }
-  const uint64_t oldest = OldestRetained();
+  const uint64_t oldest = OldestKept();
   if (overflow != Overflow::kDropOldest && reader->cursor < oldest) {
     // Lost before it started: reported, not held back or disconnected for.
     reader->start_lag = Lag{reader->cursor, oldest - 1};
     reader->cursor = oldest;
   }
-  if (overflow == Overflow::kBlock) {
+  if (overflow == Overflow::kBlock && storage_.log == nullptr) {
     holders_.push_back(reader.get());
     holder_floor_ = std::min(holder_floor_, reader->cursor);
   }
@@ -194,14 +245,22 @@ uint64_t Ring::CursorOf(const RingReader* reader) const {
 }
 
 uint64_t Ring::OldestRetained() const {
-  return next_sequence_ > options_.capacity ? next_sequence_ - options_.capacity
-                                            : 1;
+  return next_sequence_ - base_ > options_.capacity
+             ? next_sequence_ - options_.capacity
+             : base_;
+}
+
+uint64_t Ring::OldestKept() const {
+  const uint64_t in_ring = OldestRetained();
+  if (storage_.log == nullptr) return in_ring;
+  return std::min(in_ring, storage_.log->first_sequence());
 }
 
 void Ring::Read(RingReader* reader, const ReadLimits& limits,
                 ReadBatch* batch) {
   batch->Clear();
   Waiters waiters;
+  uint64_t log_end = 0;  // set: read the log up to there instead
   {
     MutexLock lock(&mu_);
     if (!reader->ended.ok()) {
@@ -210,7 +269,13 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
     }
     batch->lag = std::exchange(reader->start_lag, std::nullopt);
     const uint64_t oldest = OldestRetained();
-    if (reader->cursor < oldest) {
+    if (reader->cursor < oldest && storage_.log != nullptr) {
+      // Behind the ring: the log has it (a loss from before the start is
+      // told first, alone).
+      if (batch->lag) return;
+      log_end = std::min(oldest, visible_end_);
+      if (reader->cursor >= log_end) return;
+    } else if (reader->cursor < oldest) {
       // Only kDropOldest and kDisconnect readers are ever lapped.
       if (reader->overflow == Overflow::kDisconnect) {
         // A loss from before the start is told first; the end comes next.
@@ -227,11 +292,20 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
       batch->lag = Lag{reader->cursor, oldest - 1};
       reader->cursor = oldest;
     }
+    if (log_end == 0) ReadFromRing(reader, limits, batch, &waiters);
+  }
+  if (log_end != 0) ReadFromLog(reader, log_end, limits, batch);
+  Wake(waiters);
+}
+
+void Ring::ReadFromRing(RingReader* reader, const ReadLimits& limits,
+                        ReadBatch* batch, Waiters* waiters) {
+  {
     const uint64_t from = reader->cursor;
     size_t bytes = 0;
-    while (reader->cursor < next_sequence_ &&
+    while (reader->cursor < visible_end_ &&
            batch->events.size() < limits.max_events) {
-      const auto& event = slots_[(reader->cursor - 1) % options_.capacity];
+      const auto& event = slots_[(reader->cursor - base_) % options_.capacity];
       bytes += event->encoded().size();
       if (bytes > limits.max_bytes && !batch->events.empty()) break;
       batch->events.push_back(event);
@@ -244,12 +318,54 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
       holder_floor_ = LowestHolderCursor();
       if (next_sequence_ <= options_.capacity ||
           holder_floor_ > next_sequence_ - options_.capacity) {
-        ReleasePublishers(&waiters);
+        ReleasePublishers(waiters);
       }
     }
-    batch->end_of_stream = closed_ && batch->empty();
+    batch->end_of_stream = closed_ && batch->empty() && AllVisible();
   }
-  Wake(waiters);
+}
+
+void Ring::ReadFromLog(RingReader* reader, uint64_t end,
+                       const ReadLimits& limits, ReadBatch* batch) {
+  uint64_t from = 0;
+  {
+    MutexLock lock(&mu_);
+    from = reader->cursor;  // only this reader's thread moves it
+  }
+  std::vector<LogRecord> records;
+  const absl::Status read = storage_.log->Read(from, end, limits.max_events,
+                                               limits.max_bytes, &records);
+  MutexLock lock(&mu_);
+  if (!reader->ended.ok()) {
+    batch->ended = reader->ended;
+    return;
+  }
+  if (!read.ok()) {
+    reader->ended = absl::DataLossError(
+        absl::StrCat("cannot read sequence ", from,
+                     " from the durable log: ", read.message()));
+    batch->ended = reader->ended;
+    return;
+  }
+  // What the log no longer has (retention, a repaired segment) is lost.
+  const uint64_t first = records.empty() ? end : records.front().sequence;
+  if (first > from) {
+    if (reader->overflow == Overflow::kDisconnect) {
+      reader->ended = absl::ResourceExhaustedError(absl::StrCat(
+          "storage retention removed sequences ", from, "..", first - 1,
+          " before this subscriber read them and its overflow policy is "
+          "DISCONNECT; resume from sequence ",
+          from));
+      batch->ended = reader->ended;
+      return;
+    }
+    batch->lag = Lag{from, first - 1};
+  }
+  reader->cursor = records.empty() ? first : records.back().sequence + 1;
+  for (LogRecord& record : records) {
+    batch->events.push_back(
+        StoredEvent::FromLog(record.sequence, std::move(record.event)));
+  }
 }
 
 bool Ring::Arm(const RingReader* reader,
@@ -303,6 +419,130 @@ uint64_t Ring::blocked_publishers() const {
 uint64_t Ring::next_sequence() const {
   MutexLock lock(&mu_);
   return next_sequence_;
+}
+
+uint64_t Ring::oldest_sequence() const {
+  MutexLock lock(&mu_);
+  return OldestKept();
+}
+
+absl::StatusOr<bool> Ring::AwaitStored(uint64_t sequence,
+                                       std::weak_ptr<PublishWaiter> waiter) {
+  MutexLock lock(&mu_);
+  if (sequence < stored_end_) return true;
+  if (!storage_error_.ok()) return NotStored(sequence, storage_error_);
+  store_waiters_.emplace_back(sequence, std::move(waiter));
+  return false;
+}
+
+void Ring::ReleaseStoreWaiters(uint64_t end, Waiters* waiters) {
+  std::erase_if(store_waiters_, [&](auto& entry) {
+    if (entry.first >= end) return false;
+    waiters->push_back(std::move(entry.second));
+    return true;
+  });
+}
+
+void Ring::CommitLocked(uint64_t end, Wakers* wakers, Waiters* waiters) {
+  if (end <= stored_end_) return;
+  stored_end_ = end;
+  visible_end_ = std::max(visible_end_, end);
+  wakers->swap(armed_);
+  if (blocked_readers_ > 0) changed_.SignalAll();
+  if (blocked_storers_ > 0) stored_.SignalAll();
+  ReleaseStoreWaiters(end, waiters);
+}
+
+void Ring::StorageFailedLocked(const absl::Status& error, Wakers* wakers,
+                               Waiters* waiters) {
+  if (storage_error_.ok()) storage_error_ = error;
+  // Nothing more becomes visible: readers at the end of a closed bus end.
+  wakers->swap(armed_);
+  changed_.SignalAll();
+  stored_.SignalAll();
+  ReleaseStoreWaiters(UINT64_MAX, waiters);
+}
+
+void Ring::RunCommitter() {
+  const bool every_append = SyncEveryAppend();
+  const bool sync_data = storage_.fsync != StorageOptions::Fsync::kNever;
+  absl::Time next_retention = absl::Now() + storage_.retention_period;
+  absl::Time next_sync = absl::Now() + storage_.interval;
+  uint64_t synced_end = 0;  // what the log had when the ring started
+  {
+    MutexLock lock(&mu_);
+    synced_end = base_;
+  }
+  while (true) {
+    bool sync = false;
+    {
+      MutexLock lock(&mu_);
+      const absl::Time wake = every_append || !sync_data
+                                  ? next_retention
+                                  : std::min(next_retention, next_sync);
+      while (!committer_stop_ && absl::Now() < wake &&
+             !(every_append && next_sequence_ > synced_end &&
+               storage_error_.ok())) {
+        committer_idle_ = true;
+        unsynced_.WaitUntil(wake);
+        committer_idle_ = false;
+      }
+      if (committer_stop_) return;
+      sync = every_append ? next_sequence_ > synced_end && storage_error_.ok()
+                          : sync_data && absl::Now() >= next_sync;
+    }
+    const absl::Time now = absl::Now();
+    if (sync) {
+      absl::StatusOr<uint64_t> through = storage_.log->Sync(/*data=*/true);
+      Wakers wakers;
+      Waiters waiters;
+      {
+        MutexLock lock(&mu_);
+        if (through.ok()) {
+          synced_end = *through;
+          if (every_append) CommitLocked(*through, &wakers, &waiters);
+        } else {
+          StorageFailedLocked(through.status(), &wakers, &waiters);
+        }
+      }
+      Wake(wakers);
+      Wake(waiters);
+      next_sync = now + storage_.interval;
+    }
+    if (now >= next_retention) {
+      // Closes full segments even when the data is never synced.
+      if (!sync_data) storage_.log->Sync(/*data=*/false).IgnoreError();
+      // A failure is tried again next time; the log goes on meanwhile.
+      storage_.log->ApplyRetention(now).IgnoreError();
+      next_retention = now + storage_.retention_period;
+    }
+  }
+}
+
+absl::Status Ring::CloseStorage() {
+  if (storage_.log == nullptr) return absl::OkStatus();
+  {
+    MutexLock lock(&mu_);
+    committer_stop_ = true;
+    unsynced_.SignalAll();
+  }
+  if (committer_.joinable()) committer_.join();
+  absl::StatusOr<uint64_t> through = storage_.log->Sync(/*data=*/true);
+  Wakers wakers;
+  Waiters waiters;
+  absl::Status status;
+  {
+    MutexLock lock(&mu_);
+    if (through.ok()) {
+      CommitLocked(*through, &wakers, &waiters);
+    } else {
+      StorageFailedLocked(through.status(), &wakers, &waiters);
+    }
+    status = storage_error_;
+  }
+  Wake(wakers);
+  Wake(waiters);
+  return status;
 }
 
 void Ring::Wake(const Wakers& wakers) {

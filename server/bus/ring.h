@@ -13,12 +13,24 @@
 // and is woken when the slowest holder reads. When the ring has been held
 // for BusOptions::max_block, the next attempt ends the holders in the way and
 // appends.
+//
+// With a durable log (StorageOptions): each append is also written to the
+// log under mu_, in sequence order, and fails whole when that write fails.
+// The ring then starts at the log's next sequence (base_) and readers
+// behind it read from the log, outside mu_, so nobody holds publishers
+// back. With Fsync::kAlways readers see events only up to stored_end_,
+// which the committer thread advances: it waits for unsynced appends,
+// syncs them all with one Log::Sync outside mu_ (group commit), then
+// publishes the new end to readers, to PublishWaiters in AwaitStored, and
+// to publishers blocked in Append. It also applies retention.
 #ifndef EVENTBUS_SERVER_BUS_RING_H_
 #define EVENTBUS_SERVER_BUS_RING_H_
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -45,7 +57,9 @@ struct RingReader {
 
 class Ring {
  public:
-  explicit Ring(BusOptions options) : options_(std::move(options)) {}
+  explicit Ring(BusOptions options);
+  // Stops the committer (see CloseStorage).
+  ~Ring();
 
   const BusOptions& options() const { return options_; }
 
@@ -79,6 +93,13 @@ class Ring {
   bool Arm(const RingReader* reader, std::weak_ptr<SubscriptionWaker> waker)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // See Bus::AwaitStored.
+  absl::StatusOr<bool> AwaitStored(uint64_t sequence,
+                                   std::weak_ptr<PublishWaiter> waiter)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // See Bus::CloseStorage. Idempotent.
+  absl::Status CloseStorage() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Waits until a read finds something; false on deadline.
   bool AwaitReadable(const RingReader* reader, absl::Time deadline)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -90,6 +111,7 @@ class Ring {
   uint64_t subscriber_count() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t blocked_publishers() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t next_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t oldest_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using Wakers = std::vector<std::weak_ptr<SubscriptionWaker>>;
@@ -113,15 +135,47 @@ class Ring {
 
   // The oldest sequence still in the ring (next_sequence_ when empty).
   uint64_t OldestRetained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The oldest a reader can read: in the log, or else in the ring.
+  uint64_t OldestKept() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ReadableBy(const RingReader& reader) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return reader.cursor < next_sequence_ || closed_ || !reader.ended.ok() ||
-           reader.start_lag.has_value();
+    return reader.cursor < visible_end_ || (closed_ && AllVisible()) ||
+           !reader.ended.ok() || reader.start_lag.has_value();
+  }
+  // Reads from the ring (Read without a log, or a reader within the ring).
+  void ReadFromRing(RingReader* reader, const ReadLimits& limits,
+                    ReadBatch* batch, Waiters* waiters)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether every appended event is visible, or none will be any more
+  // (the log failed): a closed bus's readers then end.
+  bool AllVisible() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return visible_end_ == next_sequence_ || !storage_error_.ok();
+  }
+  // The log stopped: tells everyone waiting for it.
+  void StorageFailedLocked(const absl::Status& error, Wakers* wakers,
+                           Waiters* waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads [reader->cursor, end) from the log into `batch`, reporting what
+  // the log no longer has as a lag (see Read).
+  void ReadFromLog(RingReader* reader, uint64_t end, const ReadLimits& limits,
+                   ReadBatch* batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes everything before `end` stored and visible; collects whom to
+  // tell.
+  void CommitLocked(uint64_t end, Wakers* wakers, Waiters* waiters)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands every AwaitStored waiter below `end` (all of them: UINT64_MAX) to
+  // `waiters`.
+  void ReleaseStoreWaiters(uint64_t end, Waiters* waiters)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunCommitter() ABSL_LOCKS_EXCLUDED(mu_);
+  bool SyncEveryAppend() const {
+    return storage_.log != nullptr &&
+           storage_.fsync == StorageOptions::Fsync::kAlways;
   }
   static void Wake(const Wakers& wakers);
   static void Wake(const Waiters& waiters);
 
   const BusOptions options_;
+  const StorageOptions& storage_ = options_.storage;
   mutable Mutex mu_;
   // Signalled on publish and close while blocked_readers_ > 0, and when a
   // subscriber leaves.
@@ -131,9 +185,30 @@ class Ring {
   // blocked_publishers_ > 0.
   CondVar space_{&mu_};
   uint64_t blocked_publishers_ ABSL_GUARDED_BY(mu_) = 0;
-  // slots_[(sequence - 1) % capacity]; grows to capacity as events arrive.
+  // slots_[(sequence - base_) % capacity]; grows to capacity as events
+  // arrive. base_ is the first sequence the ring held: 1, or the log's next
+  // sequence when the bus started.
   std::vector<std::shared_ptr<const StoredEvent>> slots_ ABSL_GUARDED_BY(mu_);
+  uint64_t base_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  // Readers see the events before visible_end_; those before stored_end_
+  // are stored (both next_sequence_ unless Fsync::kAlways).
+  uint64_t visible_end_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t stored_end_ ABSL_GUARDED_BY(mu_) = 1;
+  // Not OK once the log stopped: nothing more is stored.
+  absl::Status storage_error_ ABSL_GUARDED_BY(mu_);
+  // AwaitStored's waiters, with the sequence each waits for.
+  std::vector<std::pair<uint64_t, std::weak_ptr<PublishWaiter>>> store_waiters_
+      ABSL_GUARDED_BY(mu_);
+  // Signalled when stored_end_ grows or storage fails, while
+  // blocked_storers_ > 0 (publishers in Append).
+  CondVar stored_{&mu_};
+  uint64_t blocked_storers_ ABSL_GUARDED_BY(mu_) = 0;
+  // Signalled on an append the committer waits for, and to stop it.
+  CondVar unsynced_{&mu_};
+  bool committer_idle_ ABSL_GUARDED_BY(mu_) = false;
+  bool committer_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread committer_;  // started by the constructor, joined once
   uint64_t subscribers_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Wakers armed_ ABSL_GUARDED_BY(mu_);

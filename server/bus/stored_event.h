@@ -34,6 +34,16 @@ class StoredEvent {
   // before the event is published.
   explicit StoredEvent(std::string&& buffer) : buffer_(std::move(buffer)) {}
 
+  // An event as the durable log returns it: `encoded` is the whole
+  // encoding, assigned fields included, of the event numbered `sequence`.
+  static std::shared_ptr<StoredEvent> FromLog(uint64_t sequence,
+                                              std::string&& encoded) {
+    auto stored = std::make_shared<StoredEvent>(std::move(encoded));
+    stored->encoded_offset_ = 0;
+    stored->sequence_ = sequence;
+    return stored;
+  }
+
   StoredEvent(const StoredEvent&) = delete;
   StoredEvent& operator=(const StoredEvent&) = delete;
 

@@ -249,7 +249,7 @@ absl::Status Log::Append(uint64_t sequence, int64_t time_nanos,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Log::Sync() {
+absl::StatusOr<uint64_t> Log::Sync(bool data) {
   std::shared_ptr<Segment> active;
   std::vector<std::shared_ptr<Segment>> to_seal;
   bool directory = false;
@@ -263,7 +263,7 @@ absl::StatusOr<uint64_t> Log::Sync() {
     directory = directory_changed_ || !to_seal.empty();
     directory_changed_ = false;
   }
-  absl::Status synced = active->Sync();
+  absl::Status synced = data ? active->Sync() : absl::OkStatus();
   for (const auto& segment : to_seal) {
     if (synced.ok()) synced = segment->Seal();
   }

@@ -106,9 +106,10 @@ class Log {
 
   // Makes every event appended before the call durable (fdatasync, closing
   // full segments, syncing the directory) and returns the sequence after
-  // the last of them. Error: Unavailable with the cause; the log has
-  // stopped.
-  absl::StatusOr<uint64_t> Sync() ABSL_LOCKS_EXCLUDED(mu_);
+  // the last of them. Without `data`, only closes full segments and syncs
+  // the directory (storage.fsync never). Error: Unavailable with the
+  // cause; the log has stopped.
+  absl::StatusOr<uint64_t> Sync(bool data = true) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Appends to `*out` the events from `from` on, below `end`, up to
   // `max_events` or (after the first) `max_bytes` of event bytes. When

@@ -131,6 +131,8 @@ uint64_t Bus::blocked_publishers() const { return ring_->blocked_publishers(); }
 
 uint64_t Bus::next_sequence() const { return ring_->next_sequence(); }
 
+uint64_t Bus::stored_end() const { return ring_->stored_end(); }
+
 uint64_t Bus::oldest_sequence() const { return ring_->oldest_sequence(); }
 
 absl::StatusOr<bool> Bus::AwaitStored(

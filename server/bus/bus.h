@@ -206,6 +206,8 @@ class Bus {
   uint64_t blocked_publishers() const;
   // The sequence the next accepted event will get.
   uint64_t next_sequence() const;
+  // The sequence after the last stored event (see AwaitStored).
+  uint64_t stored_end() const;
   // The oldest sequence a subscriber can still read (from_earliest).
   uint64_t oldest_sequence() const;
   const BusOptions& options() const;

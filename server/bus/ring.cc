@@ -421,6 +421,11 @@ uint64_t Ring::next_sequence() const {
   return next_sequence_;
 }
 
+uint64_t Ring::stored_end() const {
+  MutexLock lock(&mu_);
+  return stored_end_;
+}
+
 uint64_t Ring::oldest_sequence() const {
   MutexLock lock(&mu_);
   return OldestKept();

@@ -112,6 +112,7 @@ class Ring {
   uint64_t blocked_publishers() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t next_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t oldest_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t stored_end() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using Wakers = std::vector<std::weak_ptr<SubscriptionWaker>>;

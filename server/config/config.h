@@ -39,13 +39,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/config/address.h"         // IWYU pragma: export
-#include "server/config/auth_section.h"    // IWYU pragma: export
-#include "server/config/bus_section.h"     // IWYU pragma: export
-#include "server/config/limits_section.h"  // IWYU pragma: export
-#include "server/config/log_section.h"     // IWYU pragma: export
-#include "server/config/server_section.h"  // IWYU pragma: export
-#include "server/security/grants.h"        // IWYU pragma: export
+#include "server/config/address.h"          // IWYU pragma: export
+#include "server/config/auth_section.h"     // IWYU pragma: export
+#include "server/config/bus_section.h"      // IWYU pragma: export
+#include "server/config/limits_section.h"   // IWYU pragma: export
+#include "server/config/log_section.h"      // IWYU pragma: export
+#include "server/config/server_section.h"   // IWYU pragma: export
+#include "server/config/storage_section.h"  // IWYU pragma: export
+#include "server/security/grants.h"         // IWYU pragma: export
 
 namespace eventbus {
 
@@ -53,6 +54,7 @@ namespace eventbus {
 struct Config {
   ServerConfig server;
   BusConfig bus;
+  StorageConfig storage;
   LimitsConfig limits;
   AuthConfig auth;
   LogConfig log;

@@ -167,7 +167,7 @@ std::string UsageText() {
       "      print the version and exit\n"
       "\n"
       "Durations look like \"500ms\", \"5s\", \"1m\" or \"1h\".\n"
-      "Sizes are bytes, or a number with B, KiB or MiB: \"512KiB\".\n"
+      "Sizes are bytes, or a number with B, KiB, MiB or GiB: \"512KiB\".\n"
       "Grants are publish, subscribe or publish,subscribe.\n"
       "\n"
       "Environment (overrides the file; flags override it):\n");

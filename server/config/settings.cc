@@ -100,6 +100,23 @@ ValueKind<absl::Duration> DurationIn(absl::Duration min, absl::Duration max) {
   };
 }
 
+ValueKind<bool> Boolean() {
+  return {
+      .metavar = "BOOL",
+      .expected = "a boolean",
+      .domain = ": true or false",
+      .parse = [](absl::string_view text) -> absl::StatusOr<bool> {
+        if (text == "true") return true;
+        if (text == "false") return false;
+        return absl::InvalidArgumentError(
+            absl::StrCat("must be true or false, got ", Quoted(text)));
+      },
+      .show = [](const bool& value) -> std::string {
+        return value ? "true" : "false";
+      },
+  };
+}
+
 ValueKind<std::string> FilePath() {
   return {
       .metavar = "FILE",
@@ -146,8 +163,8 @@ const std::vector<Setting>& Settings() {
   static const std::vector<Setting>* const kSettings = [] {
     auto* settings = new std::vector<Setting>();
     for (std::vector<Setting> (*section)() :
-         {&ServerSettings, &BusSettings, &LimitsSettings, &AuthSettings,
-          &LogSettings}) {
+         {&ServerSettings, &BusSettings, &StorageSettings, &LimitsSettings,
+          &AuthSettings, &LogSettings}) {
       for (Setting& setting : section()) {
         settings->push_back(std::move(setting));
       }

@@ -90,12 +90,14 @@ struct ValueKind {
 
 // A decimal integer in [min, max]: "N", "an integer", " (MIN..MAX)".
 ValueKind<uint64_t> IntegerIn(uint64_t min, uint64_t max);
-// Bytes, or a number with B, KiB or MiB, in [min, max] bytes: "SIZE",
+// Bytes, or a number with B, KiB, MiB or GiB, in [min, max] bytes: "SIZE",
 // "a size", " (64B..64MiB)"; shown as "1MiB".
 ValueKind<uint64_t> SizeIn(uint64_t min, uint64_t max);
 // A duration in [min, max]: "DUR", "a duration", " (0s..1h)"; shown as
 // absl::FormatDuration does ("5s").
 ValueKind<absl::Duration> DurationIn(absl::Duration min, absl::Duration max);
+// "true" or "false": "BOOL", "a boolean".
+ValueKind<bool> Boolean();
 // A non-empty file path: "FILE", "a string".
 ValueKind<std::string> FilePath();
 // One of `choices`: "a string", ": a, b or c".
@@ -199,6 +201,7 @@ std::vector<Setting> BusSettings();
 std::vector<Setting> LimitsSettings();
 std::vector<Setting> AuthSettings();
 std::vector<Setting> LogSettings();
+std::vector<Setting> StorageSettings();  // storage, storage.retention
 
 // Every row, in the order of the usage text.
 const std::vector<Setting>& Settings();

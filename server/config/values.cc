@@ -58,6 +58,8 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text, uint64_t min,
     multiplier = uint64_t{1} << 10;
   } else if (suffix == "MiB") {
     multiplier = uint64_t{1} << 20;
+  } else if (suffix == "GiB") {
+    multiplier = uint64_t{1} << 30;
   }
   if (digits == 0 || multiplier == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -73,6 +75,9 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text, uint64_t min,
 }
 
 std::string FormatSize(uint64_t bytes) {
+  if (bytes != 0 && bytes % (uint64_t{1} << 30) == 0) {
+    return absl::StrCat(bytes >> 30, "GiB");
+  }
   if (bytes != 0 && bytes % (uint64_t{1} << 20) == 0) {
     return absl::StrCat(bytes >> 20, "MiB");
   }

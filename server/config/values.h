@@ -37,7 +37,7 @@ bool AllDigits(absl::string_view text);
 absl::StatusOr<uint64_t> ParseInteger(absl::string_view text, uint64_t min,
                                       uint64_t max);
 
-// Integer bytes, optionally followed by B, KiB or MiB ("512KiB", "1 MiB"),
+// Integer bytes, optionally followed by B, KiB, MiB or GiB ("512KiB", "1 MiB"),
 // in [min, max] bytes.
 absl::StatusOr<uint64_t> ParseSize(absl::string_view text, uint64_t min,
                                    uint64_t max);

@@ -13,6 +13,32 @@ BusOptions BusOptionsFrom(const Config& config) {
   return options;
 }
 
+LogOptions LogOptionsFrom(const StorageConfig& storage) {
+  return LogOptions{.path = storage.path,
+                    .segment_bytes = storage.segment_bytes,
+                    .max_bytes = storage.retention.max_bytes,
+                    .max_events = storage.retention.max_events,
+                    .max_age = storage.retention.max_age,
+                    .repair = storage.repair};
+}
+
+StorageOptions StorageOptionsFrom(const StorageConfig& storage,
+                                  std::shared_ptr<Log> log) {
+  StorageOptions options{.log = std::move(log)};
+  if (storage.fsync == "always") {
+    options.fsync = StorageOptions::Fsync::kAlways;
+  } else if (storage.fsync == "never") {
+    options.fsync = StorageOptions::Fsync::kNever;
+  } else {
+    options.fsync = StorageOptions::Fsync::kInterval;
+    absl::Duration interval;
+    if (absl::ParseDuration(storage.fsync, &interval)) {
+      options.interval = interval;
+    }
+  }
+  return options;
+}
+
 TlsOptions TlsOptionsFrom(const ServerConfig& server) {
   return {.cert_file = server.tls.cert_file,
           .key_file = server.tls.key_file,

@@ -18,6 +18,13 @@ namespace eventbus {
 // bus.capacity, bus.max_event_bytes and server.max_subscribers.
 BusOptions BusOptionsFrom(const Config& config);
 
+// storage.path, segment_bytes, repair and storage.retention.*.
+LogOptions LogOptionsFrom(const StorageConfig& storage);
+
+// storage.fsync, over `log`. The value was checked when it was read.
+StorageOptions StorageOptionsFrom(const StorageConfig& storage,
+                                  std::shared_ptr<Log> log);
+
 // server.tls.*.
 TlsOptions TlsOptionsFrom(const ServerConfig& server);
 

@@ -19,11 +19,13 @@
 #include "absl/strings/str_join.h"
 #include "base/random_uuid.h"
 #include "base/status_macros.h"
+#include "base/text.h"
 #include "server/daemon/component_options.h"
 #include "server/security/admission.h"
 #include "server/security/authorizer.h"
 #include "server/security/peer_limits.h"
 #include "server/security/tls_credentials.h"
+#include "server/storage/log.h"
 
 namespace eventbus {
 namespace {
@@ -157,6 +159,33 @@ std::string ResolvedAddress(const std::string& address, int port) {
   return absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
 }
 
+absl::StatusOr<std::shared_ptr<Log>> OpenLog(const StorageConfig& storage) {
+  LogRecovery recovery;
+  absl::StatusOr<std::unique_ptr<Log>> log =
+      Log::Open(LogOptionsFrom(storage), &recovery);
+  if (!log.ok()) {
+    // A log that cannot open is the setting's problem, and exit status 2
+    // says so; a bad segment is data loss, 1.
+    return absl::Status(absl::IsDataLoss(log.status())
+                            ? absl::StatusCode::kDataLoss
+                            : absl::StatusCode::kInvalidArgument,
+                        absl::StrCat("storage.path: ", log.status().message()));
+  }
+  for (const std::string& loss : recovery.losses) {
+    spdlog::warn("storage: {}", EscapeForLog(loss));
+  }
+  const std::string events =
+      recovery.first_sequence == recovery.next_sequence
+          ? "no events"
+          : absl::StrCat("sequences ", recovery.first_sequence, "..",
+                         recovery.next_sequence - 1);
+  spdlog::info("storage: {} {} in {}: {} segments, {} bytes, {}, fsync {}",
+               recovery.created ? "created" : "recovered",
+               EscapeForLog(storage.path), absl::FormatDuration(recovery.took),
+               recovery.segments, recovery.bytes, events, storage.fsync);
+  return std::shared_ptr<Log>(*std::move(log));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
@@ -180,10 +209,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   Admission admission(authorizer,
                       PeerLimits::Create(PeerLimitsOptionsFrom(config.limits)),
                       RequestLimitsFrom(config.limits));
-  EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(BusOptionsFrom(config)));
+  BusOptions bus_options = BusOptionsFrom(config);
+  std::string instance_id = RandomUuid();  // memory only: new at each start
+  if (!config.storage.path.empty()) {
+    EVENTBUS_ASSIGN_OR_RETURN(std::shared_ptr<Log> log,
+                              OpenLog(config.storage));
+    instance_id = log->instance_id();
+    bus_options.storage = StorageOptionsFrom(config.storage, std::move(log));
+  }
+  EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(std::move(bus_options)));
   const ServerConfig& server = config.server;
   std::unique_ptr<Daemon> daemon(new Daemon(
-      server.drain_timeout, bus, RandomUuid(), std::move(admission)));
+      server.drain_timeout, bus, std::move(instance_id), std::move(admission)));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -273,6 +310,10 @@ void Daemon::Drain() {
   server_->Wait();
   io_->Stop();
   publish_io_->Stop();
+  // After the last accepted event: synced and closed before exit.
+  if (absl::Status stored = bus_.CloseStorage(); !stored.ok()) {
+    spdlog::error("storage: {}", std::string(stored.message()));
+  }
   spdlog::info("stopped after sequence {}", bus_.next_sequence() - 1);
 }
 

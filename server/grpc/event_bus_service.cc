@@ -11,6 +11,7 @@
 #include "server/grpc/grpc_status.h"
 #include "server/grpc/held_publish_reactor.h"
 #include "server/grpc/raw_message.h"
+#include "server/grpc/stored_publish_reactor.h"
 
 namespace eventbus {
 
@@ -58,6 +59,11 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   response.set_sequence(result.sequence);
   response.set_id(result.id);
   response.set_subscribers(static_cast<uint32_t>(result.subscribers));
+  if (!result.stored) {
+    // storage.fsync always: answered once the log has synced it.
+    return StoredPublishReactor::Start(bus_, result.sequence,
+                                       std::move(response), raw_response);
+  }
   *raw_response = SerializeRawMessage(response);
   return finish(grpc::Status::OK);
 }

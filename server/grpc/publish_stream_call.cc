@@ -177,7 +177,12 @@ void PublishStreamCall::OnWake(bool ok) {
     MutexLock lock(&mu_);
     wake_set_ = false;
   }
-  if (ok && held() && !done_) PublishEvents();
+  awaiting_stored_ = 0;
+  if (ok && held() && !done_) {
+    PublishEvents();
+  } else if (ok && !done_) {
+    Advance();  // acknowledgements stored since
+  }
   Completed();
 }
 
@@ -227,19 +232,59 @@ void PublishStreamCall::OnDone(bool /*ok*/) {
   Completed();
 }
 
+int PublishStreamCall::StoredAcks() {
+  const uint64_t end = shared_->bus->stored_end();
+  int ready = 0;
+  while (ready < pending_.acks_size() &&
+         pending_.acks(ready).sequence() < end) {
+    ++ready;
+  }
+  if (ready == pending_.acks_size()) return ready;
+  const uint64_t next = pending_.acks(ready).sequence();
+  if (awaiting_stored_ == next) return ready;  // armed already
+  absl::StatusOr<bool> stored =
+      shared_->bus->AwaitStored(next, weak_from_this());
+  if (stored.ok() && *stored) return StoredAcks();  // stored meanwhile
+  if (stored.ok()) {
+    awaiting_stored_ = next;
+    return ready;
+  }
+  // Never acknowledged: the client sends them again.
+  pending_.mutable_acks()->DeleteSubrange(ready, pending_.acks_size() - ready);
+  shared_->refusals->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
+                             stored.status());
+  if (error_.ok()) error_ = stored.status();
+  reads_done_ = true;
+  prepared_.reset();
+  return ready;
+}
+
 void PublishStreamCall::Advance() {
   if (writing_ || finishing_) return;
   if (pending_.acks_size() > 0) {
-    response_ = SerializeRawMessage(pending_);
-    pending_.clear_acks();
-    writing_ = true;
-    Started();
-    stream_.Write(response_, &write_tag_);
-    if (read_paused_ && !reads_done_ && !held()) {
-      read_paused_ = false;
-      StartRead();
+    const int ready = StoredAcks();
+    if (ready > 0) {
+      if (ready == pending_.acks_size()) {
+        response_ = SerializeRawMessage(pending_);
+        pending_.clear_acks();
+      } else {
+        v1::PublishStreamResponse stored;
+        for (int i = 0; i < ready; ++i) {
+          stored.add_acks()->Swap(pending_.mutable_acks(i));
+        }
+        pending_.mutable_acks()->DeleteSubrange(0, ready);
+        response_ = SerializeRawMessage(stored);
+      }
+      writing_ = true;
+      Started();
+      stream_.Write(response_, &write_tag_);
+      if (read_paused_ && !reads_done_ && !held()) {
+        read_paused_ = false;
+        StartRead();
+      }
+      return;
     }
-    return;
+    if (pending_.acks_size() > 0) return;  // waiting for the disk
   }
   // A pending read completes (failing, once the call has ended) first.
   if (!reads_done_ || held() || reading_) return;

@@ -21,6 +21,12 @@
 // acknowledgements before it are written; a call that ends while an event
 // is held leaves it unpublished.
 //
+// With storage.fsync always an acknowledgement is written only once the
+// log has synced its event (Bus::AwaitStored wakes the call as a held
+// event does); the events after it are read and published meanwhile, so
+// one sync covers a whole window. An event the log failed to store ends
+// the call with UNAVAILABLE after the acknowledgements before it.
+//
 // Ownership: the call holds a reference to itself (self_) while any of its
 // operations is pending or it has not ended; the bus holds a weak one.
 //
@@ -117,6 +123,10 @@ class PublishStreamCall final
   void StartRead();
   // Writes pending acknowledgements (resuming a paused read), or finishes.
   void Advance();
+  // How many pending acknowledgements, from the first, are of stored
+  // events; waits for the next one to be. Drops those the log failed to
+  // store, ending the reads.
+  int StoredAcks();
   // Counts an operation about to start.
   void Started() ABSL_LOCKS_EXCLUDED(mu_);
   // Counts a completion; releases self_ once nothing is pending.
@@ -159,6 +169,8 @@ class PublishStreamCall final
   bool retry_set_ = false;
   absl::Time retry_due_ = absl::InfinitePast();
   v1::PublishStreamResponse pending_;
+  // The sequence AwaitStored was last armed for (0: none).
+  uint64_t awaiting_stored_ = 0;
   grpc::ByteBuffer response_;
   bool reading_ = false;
   bool read_paused_ = false;

@@ -409,10 +409,11 @@ TEST(ConfigTest, WrongTypes) {
       Invalid("eventbus.yaml:1: bus: expected a map, got a scalar \"5\""));
   EXPECT_EQ(ParseError("log:\n  - level\n"),
             Invalid("eventbus.yaml:1: log: expected a map, got a sequence"));
-  EXPECT_EQ(ParseError("just text\n"),
-            Invalid("eventbus.yaml:1: expected a map with the sections "
-                    "server, bus, limits, auth, log, got a scalar \"just "
-                    "text\""));
+  EXPECT_EQ(
+      ParseError("just text\n"),
+      Invalid("eventbus.yaml:1: expected a map with the sections "
+              "server, bus, storage, limits, auth, log, got a scalar \"just "
+              "text\""));
 }
 
 TEST(ConfigTest, MalformedYaml) {
@@ -592,10 +593,10 @@ TEST(ConfigTest, BadCommandLines) {
             Invalid("--config: cannot read config file /x/y.yaml: No such "
                     "file or directory"));
   EXPECT_EQ(
-      Invoke({}, FakeEnv({{"EVENTBUS_BUS_MAX_EVENT_BYTES", "1GiB"}})).status(),
+      Invoke({}, FakeEnv({{"EVENTBUS_BUS_MAX_EVENT_BYTES", "1TiB"}})).status(),
       Invalid("environment EVENTBUS_BUS_MAX_EVENT_BYTES: "
               "bus.max_event_bytes: expected a size in bytes like "
-              "1048576, \"512KiB\" or \"1MiB\", got \"1GiB\""));
+              "1048576, \"512KiB\" or \"1MiB\", got \"1TiB\""));
 }
 
 TEST(ConfigTest, UsageListsEverySetting) {

@@ -23,13 +23,16 @@ namespace eventbus {
 namespace {
 
 // The flag prefix settings.h documents: the last component of a nested
-// section, the section name of auth and log, nothing for the others.
+// section, the section name of auth, log and storage, nothing for the
+// others.
 std::string FlagPrefixOf(absl::string_view section) {
   const size_t dot = section.rfind('.');
   if (dot != absl::string_view::npos) {
     return absl::StrCat(section.substr(dot + 1), "-");
   }
-  if (section == "auth" || section == "log") return absl::StrCat(section, "-");
+  if (section == "auth" || section == "log" || section == "storage") {
+    return absl::StrCat(section, "-");
+  }
   return "";
 }
 
@@ -95,6 +98,20 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--max-event-bytes", "SIZE", "a size"},
       {"bus.max_block", "EVENTBUS_BUS_MAX_BLOCK", "--max-block", "DUR",
        "a duration"},
+      {"storage.path", "EVENTBUS_STORAGE_PATH", "--storage-path", "DIR",
+       "a string"},
+      {"storage.fsync", "EVENTBUS_STORAGE_FSYNC", "--storage-fsync", "MODE",
+       "a string"},
+      {"storage.segment_bytes", "EVENTBUS_STORAGE_SEGMENT_BYTES",
+       "--storage-segment-bytes", "SIZE", "a size"},
+      {"storage.repair", "EVENTBUS_STORAGE_REPAIR", "--storage-repair", "BOOL",
+       "a boolean"},
+      {"storage.retention.max_bytes", "EVENTBUS_STORAGE_RETENTION_MAX_BYTES",
+       "--retention-max-bytes", "SIZE", "a size"},
+      {"storage.retention.max_events", "EVENTBUS_STORAGE_RETENTION_MAX_EVENTS",
+       "--retention-max-events", "N", "an integer"},
+      {"storage.retention.max_age", "EVENTBUS_STORAGE_RETENTION_MAX_AGE",
+       "--retention-max-age", "DUR", "a duration"},
       {"limits.max_attributes", "EVENTBUS_LIMITS_MAX_ATTRIBUTES",
        "--max-attributes", "N", "an integer"},
       {"limits.max_attribute_key_bytes",
@@ -130,10 +147,11 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
 }
 
 TEST(SettingsTest, SectionsInUsageOrder) {
-  EXPECT_EQ(SettingSections(),
-            (std::vector<std::string>{"server", "server.tls", "bus", "limits",
-                                      "auth", "log"}));
-  EXPECT_EQ(TopLevelSections(), "server, bus, limits, auth, log");
+  EXPECT_EQ(
+      SettingSections(),
+      (std::vector<std::string>{"server", "server.tls", "bus", "storage",
+                                "storage.retention", "limits", "auth", "log"}));
+  EXPECT_EQ(TopLevelSections(), "server, bus, storage, limits, auth, log");
   EXPECT_TRUE(IsSection("server.tls"));
   EXPECT_FALSE(IsSection("tls"));
 }
@@ -191,7 +209,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 17);
+  EXPECT_EQ(ranged, 22);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -228,7 +246,7 @@ Flags:
       close a connection whose ping is unanswered this long (1s..1h)
       default: 20s
   --max-memory SIZE
-      most memory gRPC's connection and call buffers may hold (16MiB..65536MiB)
+      most memory gRPC's connection and call buffers may hold (16MiB..64GiB)
       default: 64MiB
   --io-threads N
       Subscribe threads, one completion queue each; 0: per CPU (0..256)
@@ -251,6 +269,27 @@ Flags:
   --max-block DUR
       end a BLOCK subscriber that holds publishers back this long (1ms..1h)
       default: 1s
+  --storage-path DIR
+      directory of the durable event log (empty: memory only)
+      default: none
+  --storage-fsync MODE
+      when a publish is answered (see README): always, never or a duration (1ms..1h)
+      default: always
+  --storage-segment-bytes SIZE
+      size at which a log segment is closed (64KiB..4GiB)
+      default: 64MiB
+  --storage-repair BOOL
+      drop the rest of a bad closed segment instead of refusing to start: true or false
+      default: false
+  --retention-max-bytes SIZE
+      remove the oldest closed segments above this; 0: none (0B..16384GiB)
+      default: 1GiB
+  --retention-max-events N
+      keep about this many events at most; 0: no limit (0..1000000000000)
+      default: 0
+  --retention-max-age DUR
+      remove closed segments older than this; 0: no limit (0s..87600h)
+      default: 0
   --max-attributes N
       most attributes on one event (0..1000000)
       default: 64
@@ -290,7 +329,7 @@ Flags:
       print the version and exit
 
 Durations look like "500ms", "5s", "1m" or "1h".
-Sizes are bytes, or a number with B, KiB or MiB: "512KiB".
+Sizes are bytes, or a number with B, KiB, MiB or GiB: "512KiB".
 Grants are publish, subscribe or publish,subscribe.
 
 Environment (overrides the file; flags override it):
@@ -307,6 +346,13 @@ Environment (overrides the file; flags override it):
   EVENTBUS_BUS_CAPACITY                      like --capacity
   EVENTBUS_BUS_MAX_EVENT_BYTES               like --max-event-bytes
   EVENTBUS_BUS_MAX_BLOCK                     like --max-block
+  EVENTBUS_STORAGE_PATH                      like --storage-path
+  EVENTBUS_STORAGE_FSYNC                     like --storage-fsync
+  EVENTBUS_STORAGE_SEGMENT_BYTES             like --storage-segment-bytes
+  EVENTBUS_STORAGE_REPAIR                    like --storage-repair
+  EVENTBUS_STORAGE_RETENTION_MAX_BYTES       like --retention-max-bytes
+  EVENTBUS_STORAGE_RETENTION_MAX_EVENTS      like --retention-max-events
+  EVENTBUS_STORAGE_RETENTION_MAX_AGE         like --retention-max-age
   EVENTBUS_LIMITS_MAX_ATTRIBUTES             like --max-attributes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES    like --max-attribute-key-bytes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES  like --max-attribute-value-bytes
@@ -337,6 +383,15 @@ Config file keys (YAML), with their defaults:
     capacity: 1024                           like --capacity
     max_event_bytes: 1MiB                    like --max-event-bytes
     max_block: 1s                            like --max-block
+  storage:
+    path:                                    like --storage-path
+    fsync: always                            like --storage-fsync
+    segment_bytes: 64MiB                     like --storage-segment-bytes
+    repair: false                            like --storage-repair
+    retention:
+      max_bytes: 1GiB                        like --retention-max-bytes
+      max_events: 0                          like --retention-max-events
+      max_age: 0                             like --retention-max-age
   limits:
     max_attributes: 64                       like --max-attributes
     max_attribute_key_bytes: 256B            like --max-attribute-key-bytes

@@ -93,13 +93,8 @@ RecordHeader ParseRecordHeader(const char* bytes) {
       .time_nanos = static_cast<int64_t>(ReadFixed64(bytes + 16))};
 }
 
-bool ChecksumMatches(const RecordHeader& header, std::string_view event) {
-  std::string bytes;
-  AppendFixed32(header.length, &bytes);
-  AppendFixed32(0, &bytes);
-  AppendFixed64(header.sequence, &bytes);
-  AppendFixed64(static_cast<uint64_t>(header.time_nanos), &bytes);
-  return RecordChecksum(bytes.data(), event) == header.checksum;
+bool ChecksumMatches(const char* header, std::string_view event) {
+  return RecordChecksum(header, event) == ReadFixed32(header + 4);
 }
 
 }  // namespace eventbus

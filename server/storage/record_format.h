@@ -47,8 +47,9 @@ void AppendRecord(uint64_t sequence, int64_t time_nanos, std::string_view event,
 
 // Decodes kRecordHeaderBytes bytes.
 RecordHeader ParseRecordHeader(const char* bytes);
-// Whether `header`'s checksum matches `event` (its length already checked).
-bool ChecksumMatches(const RecordHeader& header, std::string_view event);
+// Whether the checksum in the kRecordHeaderBytes bytes at `header`
+// matches `event` (its length already checked).
+bool ChecksumMatches(const char* header, std::string_view event);
 
 // Little-endian fixed-width helpers, shared with the index file.
 void AppendFixed64(uint64_t value, std::string* out);

@@ -1,6 +1,7 @@
 #include "server/storage/segment.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -163,7 +164,10 @@ absl::StatusOr<SegmentScan> Segment::Scan() {
       scan.bad = "a record header cut short";
       break;
     }
-    const RecordHeader header = ParseRecordHeader(bytes.data());
+    // Copied: reading the event may move the window under `bytes`.
+    char raw[kRecordHeaderBytes];
+    std::memcpy(raw, bytes.data(), sizeof(raw));
+    const RecordHeader header = ParseRecordHeader(raw);
     if (header.length == 0 || header.length > kMaxRecordBytes) {
       scan.bad = absl::StrCat("a record length of ", header.length);
       break;
@@ -181,7 +185,7 @@ absl::StatusOr<SegmentScan> Segment::Scan() {
                               " bytes cut short by the end of the file");
       break;
     }
-    if (!ChecksumMatches(header, event)) {
+    if (!ChecksumMatches(raw, event)) {
       scan.bad = absl::StrCat("the checksum of sequence ", header.sequence,
                               " does not match");
       break;
@@ -338,8 +342,9 @@ absl::Status Segment::Read(uint64_t from, uint64_t end, size_t max_events,
     std::string_view bytes;
     EVENTBUS_ASSIGN_OR_RETURN(bool whole,
                               chunks.Get(offset, kRecordHeaderBytes, &bytes));
-    const RecordHeader header =
-        whole ? ParseRecordHeader(bytes.data()) : RecordHeader{};
+    char raw[kRecordHeaderBytes] = {};
+    if (whole) std::memcpy(raw, bytes.data(), sizeof(raw));
+    const RecordHeader header = ParseRecordHeader(raw);
     if (header.sequence >= end) break;
     std::string_view event;
     if (whole && header.length > 0 && header.length <= kMaxRecordBytes) {
@@ -347,7 +352,7 @@ absl::Status Segment::Read(uint64_t from, uint64_t end, size_t max_events,
                                                   header.length, &event));
     }
     if (!whole || header.length == 0 || header.length > kMaxRecordBytes ||
-        !ChecksumMatches(header, event)) {
+        !ChecksumMatches(raw, event)) {
       return absl::DataLossError(
           absl::StrCat(path(), ": offset ", offset,
                        ": a bad record (checksum, length or a short read)"));

@@ -81,6 +81,7 @@ absl::Status Log::Recover(LogRecovery* recovery) {
   std::deque<std::shared_ptr<Segment>> segments;
   uint64_t closed_bytes = 0;
   bool repaired_previous = false;  // its loss is reported already
+  bool directory_changed = false;
   for (auto it = found.begin(); it != found.end(); ++it) {
     const bool last = std::next(it) == found.end();
     bool indexed = false;
@@ -92,7 +93,7 @@ absl::Status Log::Recover(LogRecovery* recovery) {
         recovery->losses.push_back(absl::StrCat(
             segment.status().message(), "; removed (it held no event)"));
         EVENTBUS_RETURN_IF_ERROR(fs->Remove(PathOf(it->second)));
-        directory_changed_ = true;
+        directory_changed = true;
         break;
       }
       return segment.status();
@@ -126,11 +127,11 @@ absl::Status Log::Recover(LogRecovery* recovery) {
         }
         if (scan.records == 0) {
           EVENTBUS_RETURN_IF_ERROR(fs->Remove((*segment)->path()));
-          directory_changed_ = true;
+          directory_changed = true;
           continue;
         }
         EVENTBUS_RETURN_IF_ERROR((*segment)->Seal());
-        directory_changed_ = true;
+        directory_changed = true;
       }
     }
     if (!segments.empty() && !repaired_before &&
@@ -153,6 +154,7 @@ absl::Status Log::Recover(LogRecovery* recovery) {
     segments_ = std::move(segments);
     closed_bytes_ = closed_bytes;
     next_sequence_ = next;
+    directory_changed_ = directory_changed;
   }
   bool need_active = false;
   {

@@ -1,10 +1,10 @@
 // eventbus_fault [--quick] [--seed N] [--soak-seconds N] [--churn-events N]
 // [SCENARIO...]:
-// the fault and load scenarios (churn, kill, drain, soak; all by default),
-// each against its own real eventbusd on a free loopback port. Figures are
-// JSON lines on stdout, progress goes to stderr. Exit status 0 when every
-// property held, 1 when one was violated, 2 on bad usage, 3 when a scenario
-// overran its time bound.
+// the fault and load scenarios (churn, kill, drain, crash, soak; all by
+// default), each against its own real eventbusd on a free loopback port.
+// Figures are JSON lines on stdout, progress goes to stderr. Exit status 0 when
+// every property held, 1 when one was violated, 2 on bad usage, 3 when a
+// scenario overran its time bound.
 #include <signal.h>
 #include <unistd.h>
 
@@ -43,6 +43,8 @@ const Scenario kScenarios[] = {
      [](const ScenarioOptions& o) { return absl::Minutes(o.quick ? 6 : 20); }},
     {"drain", eventbus::fault::RunDrain,
      [](const ScenarioOptions&) { return absl::Minutes(8); }},
+    {"crash", eventbus::fault::RunCrash,
+     [](const ScenarioOptions& o) { return absl::Minutes(o.quick ? 5 : 15); }},
     {"soak", eventbus::fault::RunSoak,
      [](const ScenarioOptions& o) {
        return o.soak_duration() + absl::Minutes(5);
@@ -52,7 +54,7 @@ const Scenario kScenarios[] = {
 int Usage() {
   std::fprintf(stderr,
                "usage: eventbus_fault [--quick] [--seed N] [--soak-seconds N] "
-               "[--churn-events N] [churn|kill|drain|soak]...\n");
+               "[--churn-events N] [churn|kill|drain|crash|soak]...\n");
   return 2;
 }
 

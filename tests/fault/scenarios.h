@@ -26,6 +26,11 @@ void RunDrain(const ScenarioOptions& options, ScenarioReport& report);
 // stays flat after warm-up.
 void RunSoak(const ScenarioOptions& options, ScenarioReport& report);
 
+// eventbusd with a durable log SIGKILLed 100 times (20 quick) under
+// publishing load, in every storage.fsync mode: no acknowledged event is
+// lost or changed, numbering goes on without a gap.
+void RunCrash(const ScenarioOptions& options, ScenarioReport& report);
+
 }  // namespace eventbus::fault
 
 #endif  // EVENTBUS_TESTS_FAULT_SCENARIOS_H_

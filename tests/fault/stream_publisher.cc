@@ -77,6 +77,7 @@ void StreamPublisher::ReadAcks() {
       if (ack.sequence() <= previous) ++result_.out_of_order_acks;
       previous = ack.sequence();
       if (options_.record_sequences) result_.sequences.push_back(previous);
+      if (options_.record_ids) result_.ids.push_back(ack.id());
     }
     result_.max_sequence = std::max(result_.max_sequence, previous);
     result_.acked += response.acks_size();

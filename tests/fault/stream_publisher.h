@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct StreamPublisherOptions {
   uint64_t window = 2048;
   // Keep every acknowledged sequence (for the drain scenario).
   bool record_sequences = false;
+  // Keep every acknowledged event's id too, beside its sequence (for the
+  // crash scenario); needs record_sequences.
+  bool record_ids = false;
 };
 
 struct StreamPublisherResult {
@@ -43,6 +47,8 @@ struct StreamPublisherResult {
   uint64_t max_sequence = 0;
   // Acknowledged sequences, ascending, when record_sequences.
   std::vector<uint64_t> sequences;
+  // The id of each of `sequences`, when record_ids.
+  std::vector<std::string> ids;
   grpc::Status status;
   // Acknowledged sequences that did not increase (the daemon acknowledges
   // in order).

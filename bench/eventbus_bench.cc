@@ -1,14 +1,17 @@
 // eventbus-bench: the workloads of ../shared/bench/WORKLOADS.md for the
 // eventbus, one JSON line per (workload, S) on stdout, progress on stderr.
 //
-//   eventbus-bench [--workloads W0,W1,W2,W3,W4] [--subscribers 1,16,...]
+//   eventbus-bench [--workloads W0,W1,W2,W3,W4,W5,W6] [--subscribers 1,16,...]
 //                  [--quick] [options]
 //
 // W0 runs the in-process core (core_workload.h); W1-W4 start a fresh
-// eventbusd per case (grpc_workloads.h). --subscribers sets the S sweep of W0
+// eventbusd per case (grpc_workloads.h); W5 and W6 one with a durable log
+// (durable_workloads.h), W5 after the raw write + fdatasync loops that show
+// the disk's own limit. --subscribers sets the S sweep of W0
 // and W1 (W2/W3 have S = 16 and W4 S = 1,000, as WORKLOADS.md fixes them).
-// --quick: W1 N = 20,000 and W2/W3 2 s, as ../shared/peers/run --quick, and
-// W0 N = 200,000 (scripts/bench-compare runs the tokio anchor likewise).
+// --quick: W1 N = 20,000, W2/W3 2 s, W5 N = 10,000 and W6 N = 100,000, as
+// ../shared/peers/run --quick, and W0 N = 200,000 (scripts/bench-compare runs
+// the tokio anchor likewise).
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -21,21 +24,24 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/core_workload.h"
+#include "bench/durable_workloads.h"
 #include "bench/grpc_workloads.h"
 #include "bench/proc_stats.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    R"(usage: eventbus-bench [--workloads W0,W1,W2,W3,W4] [--subscribers LIST]
-                      [--quick] [options]
+    R"(usage: eventbus-bench [--workloads W0,W1,W2,W3,W4,W5,W6]
+                      [--subscribers LIST] [--quick] [options]
 
 JSON lines on stdout (one per workload and S), progress on stderr.
 
-  --workloads LIST        workloads to run (default W0,W1,W2,W3,W4)
+  --workloads LIST        workloads to run (default W0,W1,W2,W3,W4; W5 and
+                          W6, the durable log, only when named)
   --subscribers LIST      S values of W0 and W1 (default W0 1,4,16,64;
                           W1 1,16,64)
-  --quick                 W1 N=20,000, W2/W3 2 s (as peers/run --quick),
+  --quick                 W1 N=20,000, W2/W3 2 s, W5 N=10,000, W6
+                          N=100,000 (as peers/run --quick),
                           W0 N=200,000 (run the tokio anchor with
                           EVENTS=200000 to compare)
   --w0-events N           W0 events (default 1,000,000)
@@ -62,6 +68,13 @@ JSON lines on stdout (one per workload and S), progress on stderr.
   --client-threads N      completion-queue threads for subscribers (default 2)
   --quiet-max-s N         wait up to N s for a quiet host before each case
                           (default 20, 2 with --quick; 0 disables)
+  --w5-events N           W5 events (default 100,000)
+  --w5-window N           W5 events unacknowledged at once (default 256)
+  --w6-events N           W6 events filled and replayed (default 1,000,000)
+  --w6-window N           W6 fill window (default 4096)
+  --fsync MODE            W5/W6 eventbusd storage.fsync (default always)
+  --data-dir DIR          W5/W6 data parent directory, a real disk (default
+                          $TMPDIR, else /tmp)
 )";
 
 struct Flags {
@@ -115,12 +128,15 @@ struct Flags {
 Flags ParseFlags(int argc, char** argv) {
   static const char* const kSwitches[] = {"quick", "help"};
   static const char* const kKnown[] = {
-      "workloads",   "subscribers",    "quick",          "w0-events",
-      "w0-workers",  "events",         "w2-secs",        "w3-secs",
-      "rate",        "w4-subscribers", "w4-connections", "w4-events",
-      "capacity",    "publish-window", "bdp-probe",      "client-threads",
-      "publish-rpc", "flush-every",    "quiet-max-s",    "overflow",
-      "help"};
+      "workloads",      "subscribers",    "quick",
+      "w0-events",      "w0-workers",     "events",
+      "w2-secs",        "w3-secs",        "rate",
+      "w4-subscribers", "w4-connections", "w4-events",
+      "capacity",       "publish-window", "bdp-probe",
+      "client-threads", "publish-rpc",    "flush-every",
+      "quiet-max-s",    "overflow",       "w5-events",
+      "w5-window",      "w6-events",      "w6-window",
+      "fsync",          "data-dir",       "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -230,6 +246,39 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "[eventbus-bench] W0 S=%d\n", s);
         Emit(eventbus::bench::RunCoreWorkload(options));
       }
+      continue;
+    }
+    if (workload == "W5" || workload == "W6") {
+      eventbus::bench::DurableWorkloadOptions options;
+      options.workload = workload;
+      const char* tmpdir = std::getenv("TMPDIR");
+      options.data_root = flags.Get(
+          "data-dir", tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp");
+      options.fsync = flags.Get("fsync", "always");
+      options.flush_every = static_cast<int>(flags.Int("flush-every", 64));
+      if (workload == "W5") {
+        options.events = static_cast<uint64_t>(
+            flags.Int("w5-events", quick ? 10'000 : 100'000));
+        options.window = static_cast<int>(flags.Int("w5-window", 256));
+        // The disk's own limit first: one sync per append, and one per
+        // window.
+        for (int batch : {1, options.window}) {
+          wait_quiet("W5 raw");
+          std::fprintf(stderr, "[eventbus-bench] W5 raw loop, batch %d\n",
+                       batch);
+          Emit(eventbus::bench::RunRawSyncLoop(
+              options.data_root, batch == 1 ? 2'000 : options.events, batch));
+        }
+      } else {
+        options.events = static_cast<uint64_t>(
+            flags.Int("w6-events", quick ? 100'000 : 1'000'000));
+        options.window = static_cast<int>(flags.Int("w6-window", 4096));
+      }
+      wait_quiet(workload);
+      std::fprintf(stderr, "[eventbus-bench] %s\n", workload.c_str());
+      const std::string line = eventbus::bench::RunDurableWorkload(options);
+      if (line.find("\"error\"") != std::string::npos) ++failures;
+      Emit(line);
       continue;
     }
     std::vector<eventbus::bench::GrpcWorkloadOptions> cases;

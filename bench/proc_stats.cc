@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -31,6 +32,22 @@ ProcessMemory ReadProcessMemory(pid_t pid) {
     if (target != nullptr) *target = std::atol(line.c_str() + 6);
   }
   return memory;
+}
+
+long long ReadProcessWriteBytes(pid_t pid) {
+  std::ifstream file(absl::StrCat("/proc/", pid, "/io"));
+  std::string line;
+  long long bytes = -1;
+  while (std::getline(file, line)) {
+    if (line.rfind("write_bytes:", 0) == 0) {
+      if (!absl::SimpleAtoi(
+              absl::StripAsciiWhitespace(absl::string_view(line).substr(12)),
+              &bytes)) {
+        bytes = -1;
+      }
+    }
+  }
+  return bytes;
 }
 
 double ReadProcessCpuSeconds(pid_t pid) {

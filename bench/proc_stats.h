@@ -18,6 +18,10 @@ ProcessMemory ReadProcessMemory(pid_t pid);
 // utime + stime of `pid` in seconds; -1 when unreadable.
 double ReadProcessCpuSeconds(pid_t pid);
 
+// Bytes `pid` caused to be written to storage (write_bytes of
+// /proc/PID/io); -1 when unreadable.
+long long ReadProcessWriteBytes(pid_t pid);
+
 // User + system CPU of this process (all threads), in seconds.
 double SelfCpuSeconds();
 

@@ -532,7 +532,7 @@ absl::Status Ring::CloseStorage() {
     unsynced_.SignalAll();
   }
   if (committer_.joinable()) committer_.join();
-  absl::StatusOr<uint64_t> through = storage_.log->Sync(/*data=*/true);
+  absl::StatusOr<uint64_t> through = storage_.log->Close();
   Wakers wakers;
   Waiters waiters;
   absl::Status status;

@@ -100,7 +100,15 @@ absl::Status Log::Recover(LogRecovery* recovery) {
     }
     const bool repaired_before = repaired_previous;
     repaired_previous = false;
-    if (last || !indexed) {
+    if (last && indexed) {
+      // Closed cleanly (Close): its index matches the file's size, so no
+      // record was written after it. The index goes before anything is
+      // appended.
+      EVENTBUS_RETURN_IF_ERROR(
+          (*segment)->OpenForAppend((*segment)->size_bytes()));
+      EVENTBUS_RETURN_IF_ERROR(fs->Remove((*segment)->index_path()));
+      directory_changed = true;
+    } else if (last || !indexed) {
       EVENTBUS_ASSIGN_OR_RETURN(SegmentScan scan, (*segment)->Scan());
       repaired_previous = scan.bad.has_value();
       if (scan.bad) {
@@ -221,6 +229,10 @@ absl::Status Log::Append(uint64_t sequence, int64_t time_nanos,
   {
     MutexLock lock(&mu_);
     if (!stopped_.ok()) return Stopped(stopped_);
+    if (closed_) {
+      return absl::UnavailableError(
+          "storage: the log is closed; not published");
+    }
     if (sequence != next_sequence_) {
       return absl::InternalError(absl::StrCat("appending sequence ", sequence,
                                               " where ", next_sequence_,
@@ -276,6 +288,22 @@ absl::StatusOr<uint64_t> Log::Sync(bool data) {
     MutexLock lock(&mu_);
     stopped_ = synced;
     return Stopped(synced);
+  }
+  return through;
+}
+
+absl::StatusOr<uint64_t> Log::Close() {
+  const absl::StatusOr<uint64_t> through = Sync(/*data=*/true);
+  if (!through.ok()) return through;
+  std::shared_ptr<Segment> active;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return through;
+    closed_ = true;
+    active = segments_.back();
+  }
+  if (active->Seal().ok()) {
+    options_.fs->SyncDirectory(options_.path).IgnoreError();
   }
   return through;
 }

@@ -14,7 +14,9 @@
 // follows returns.
 //
 // Recovery (Open): the last segment is verified record by record and a
-// torn or bad tail is cut off (reported in LogRecovery); a closed segment
+// torn or bad tail is cut off (reported in LogRecovery), unless Close wrote
+// its index at a clean shutdown and the file still has that size; a closed
+// segment
 // is opened from its index and scanned only when the index is missing or
 // stale, where a bad record stops the start (DataLoss naming the file and
 // offset) unless LogOptions::repair drops the rest of that segment.
@@ -111,6 +113,13 @@ class Log {
   // cause; the log has stopped.
   absl::StatusOr<uint64_t> Sync(bool data = true) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Syncs as Sync() does, then writes the active segment's index, so that
+  // the next Open takes the segment as it is instead of reading it through
+  // (a clean shutdown). Appends are refused from then on; Sync() and Close()
+  // again return the same end. An index that cannot be written only makes
+  // the next Open slower. Error: Sync()'s.
+  absl::StatusOr<uint64_t> Close() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Appends to `*out` the events from `from` on, below `end`, up to
   // `max_events` or (after the first) `max_bytes` of event bytes. When
   // events at `from` are gone (retention, a repaired segment) the first
@@ -160,6 +169,7 @@ class Log {
   uint64_t closed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Not OK once the log stopped.
   absl::Status stopped_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace eventbus

@@ -165,6 +165,42 @@ TEST_F(LogTest, ATornTailIsCutOffAndNumberingGoesOn) {
   EXPECT_EQ(ReadAll(*log, 1), Range(1, 12));
 }
 
+TEST_F(LogTest, ACleanCloseIsTrustedAtTheNextOpenAndACrashAfterItIsNot) {
+  {
+    std::unique_ptr<Log> log = OpenLog();
+    AppendUntil(log.get(), 11);
+    EXPECT_THAT(log->Close(), testing::IsOkAndHolds(11u));
+    EXPECT_THAT(log->Close(), testing::IsOkAndHolds(11u));
+    EXPECT_THAT(log->Append(11, 11, EventBytes(11)),
+                StatusIs(absl::StatusCode::kUnavailable, HasSubstr("closed")));
+  }
+  // A byte of event 5 changed in place: the open that trusts the index
+  // does not read it, the read that reaches it does.
+  {
+    std::fstream file(SegmentPath(1),
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(16 + 4 * (24 + 100) + 24 + 50);
+    file.put('#');
+  }
+  {
+    std::unique_ptr<Log> log = OpenLog();
+    EXPECT_THAT(recovery_.losses, IsEmpty());
+    EXPECT_EQ(log->next_sequence(), 11u);
+    std::vector<LogRecord> records;
+    EXPECT_THAT(log->Read(5, UINT64_MAX, SIZE_MAX, SIZE_MAX, &records),
+                StatusIs(absl::StatusCode::kDataLoss));
+    // Appended to after the open, then a crash (no Close): the index went
+    // at the open, so the next one reads the segment through.
+    AppendUntil(log.get(), 21);
+    ASSERT_THAT(log->Sync(), IsOk());
+  }
+  std::unique_ptr<Log> log = OpenLog();
+  ASSERT_THAT(recovery_.losses, SizeIs(1));
+  EXPECT_THAT(recovery_.losses[0], HasSubstr("torn tail cut off"));
+  EXPECT_EQ(log->next_sequence(), 5u);
+  EXPECT_EQ(ReadAll(*log, 1), Range(1, 5));
+}
+
 TEST_F(LogTest, ABadRecordInAClosedSegmentStopsTheStartUnlessRepaired) {
   {
     std::unique_ptr<Log> log = OpenLog();

@@ -53,6 +53,12 @@ struct StorageOptions {
   absl::Duration interval = absl::Milliseconds(100);
   // How often retention (LogOptions) is applied.
   absl::Duration retention_period = absl::Seconds(1);
+  // Called by the committer thread, outside the bus's locks, after a
+  // retention pass that removed segments (`removed` > 0) or failed (the next
+  // pass tries again), with the oldest sequence the log keeps. For the
+  // daemon's log; may be empty.
+  std::function<void(const absl::StatusOr<int>& removed, uint64_t oldest)>
+      on_retention;
 };
 
 struct BusOptions {

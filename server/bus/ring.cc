@@ -518,7 +518,10 @@ void Ring::RunCommitter() {
       // Closes full segments even when the data is never synced.
       if (!sync_data) storage_.log->Sync(/*data=*/false).IgnoreError();
       // A failure is tried again next time; the log goes on meanwhile.
-      storage_.log->ApplyRetention(now).IgnoreError();
+      const absl::StatusOr<int> removed = storage_.log->ApplyRetention(now);
+      if (storage_.on_retention && (!removed.ok() || *removed > 0)) {
+        storage_.on_retention(removed, storage_.log->first_sequence());
+      }
       next_retention = now + storage_.retention_period;
     }
   }

@@ -216,6 +216,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
                               OpenLog(config.storage));
     instance_id = log->instance_id();
     bus_options.storage = StorageOptionsFrom(config.storage, std::move(log));
+    bus_options.storage.on_retention = [](const absl::StatusOr<int>& removed,
+                                          uint64_t oldest) {
+      if (removed.ok()) {
+        spdlog::info(
+            "storage: retention removed {} segments; the log starts at "
+            "sequence {}",
+            *removed, oldest);
+      } else {
+        spdlog::warn("storage: retention failed, tried again in a second: {}",
+                     EscapeForLog(std::string(removed.status().message())));
+      }
+    };
   }
   EVENTBUS_ASSIGN_OR_RETURN(Bus bus, Bus::Create(std::move(bus_options)));
   const ServerConfig& server = config.server;

@@ -9,6 +9,8 @@ Each case starts its own eventbusd over a directory of its own:
   - capacity 16 with a paused subscriber and 5,000 events: it receives all
     of them, from disk, without a Lagged;
   - a torn tail is cut off at start and logged; numbering goes on;
+  - retention by events and by bytes removes the oldest whole segments and
+    a reader from sequence 1 gets the exact Lagged range, then the rest;
   - a full disk (a small tmpfs; skipped when mount is refused) refuses
     publishes with UNAVAILABLE while subscribers are served, and publishing
     resumes by itself once there is room;
@@ -20,6 +22,7 @@ Run: /usr/bin/python3 tests/e2e/storage_test.py [-v] [Class.test]
 
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -169,6 +172,80 @@ class BehindTheRingTest(StorageCase):
         events, lags = self.read(call, 5000)
         self.assertEqual(lags, [])
         self.assertEqual([e.sequence for e in events], list(range(1, 5001)))
+
+
+class RetentionCase(StorageCase):
+    """Retention over 64 KiB segments of 4 KiB events (15 to a segment):
+    the oldest closed segments go while the log is over its limit, and a
+    reader from sequence 1 is told exactly which sequences went. The ring
+    holds 16 events: what it still caches is served from memory."""
+
+    EVENTS = 300
+
+    def fill_and_await_retention(self):
+        for i in range(0, self.EVENTS, 50):
+            batch = [lib.space_name_event(name="r-%d" % (i + k), source="x" * 4096)
+                     for k in range(50)]
+            acks = list(self.stub.PublishStream(
+                iter([lib.pb.PublishStreamRequest(events=batch)]), timeout=lib.DEADLINE))
+            self.assertEqual(sum(len(r.acks) for r in acks), 50)
+        # Retention runs once a second and logs what it removed.
+        self.daemon.wait_for_log(r"storage: retention removed \d+ segments; "
+                                 r"the log starts at sequence \d+")
+
+    def read_from_one(self):
+        """Subscribes from sequence 1; checks that it is told of the removed
+        range first, then gets every later event; returns the oldest."""
+        logged = re.findall(r"the log starts at sequence (\d+)", self.daemon.log())
+        call, _ = self.subscribe(from_sequence=1)
+        first = next(call)
+        self.assertTrue(first.HasField("lagged"),
+                        "no Lagged; first sequence %d" % first.events[0].sequence)
+        lagged = first.lagged
+        # A pass that started before the last publish may be followed by one
+        # more: the range reaches at least as far as the last one logged.
+        self.assertEqual(lagged.first_sequence, 1)
+        self.assertGreaterEqual(lagged.last_sequence + 1, int(logged[-1]))
+        self.assertEqual(lagged.missed, lagged.last_sequence)
+        oldest = lagged.last_sequence + 1
+        events = list(first.events)
+        while len(events) < self.EVENTS - oldest + 1:
+            response = next(call)
+            self.assertFalse(response.HasField("lagged"), response.lagged)
+            events.extend(response.events)
+        call.cancel()
+        self.assertEqual([e.sequence for e in events],
+                         list(range(oldest, self.EVENTS + 1)))
+        return oldest
+
+
+class RetentionByEventsTest(RetentionCase):
+
+    EXTRA_ARGS = ("--capacity", "16", "--storage-segment-bytes", "64KiB",
+                  "--retention-max-bytes", "0", "--retention-max-events", "100")
+
+    def test_the_oldest_segments_go_and_the_reader_is_told(self):
+        self.fill_and_await_retention()
+        oldest = self.read_from_one()
+        # Whole segments only: at most 100 events kept, and no more than a
+        # segment's worth less.
+        kept = self.EVENTS - oldest + 1
+        self.assertLessEqual(kept, 100)
+        self.assertGreater(kept, 100 - 16)
+
+
+class RetentionByBytesTest(RetentionCase):
+
+    EXTRA_ARGS = ("--capacity", "16", "--storage-segment-bytes", "64KiB",
+                  "--retention-max-bytes", "512KiB")
+
+    def test_the_oldest_segments_go_and_the_reader_is_told(self):
+        self.fill_and_await_retention()
+        self.read_from_one()
+        on_disk = sum(os.path.getsize(path)
+                      for path in glob.glob(os.path.join(self.dir, "*.log")))
+        self.assertLessEqual(on_disk, 512 * 1024)
+        self.assertGreater(on_disk, 512 * 1024 - 2 * 64 * 1024)
 
 
 class FullDiskTest(lib.EventBusTestCase):

@@ -10,8 +10,9 @@
 // (under /dev/shm when there is one: fdatasync is free there).
 //
 // Oracle: Log::Open never crashes; when it succeeds, first <= next, every
-// read below next returns ascending sequences (or DataLoss, for a closed
-// segment whose index lies), an append at next works, and opening the
+// read below next returns ascending sequences of records that are in the
+// file as they are, checksum included (or DataLoss, for a segment whose
+// index lies), an append at next works, and opening the
 // log again recovers exactly that, reporting no loss: recovery leaves the
 // directory in a state recovery accepts as it is. (An active segment with an
 // index is trusted as a clean shutdown left it; when the index lies, the
@@ -128,6 +129,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (const eventbus::LogRecord& record : records) {
         FUZZ_CHECK(record.sequence >= from && record.sequence < next);
         FUZZ_CHECK(record.sequence > previous);
+        // What is returned was in the file, checksum and all: encoded
+        // again, the record is there byte for byte.
+        std::string encoded;
+        eventbus::AppendRecord(record.sequence, record.time_nanos, record.event,
+                               &encoded);
+        FUZZ_CHECK(segment.find(encoded) != std::string_view::npos);
         previous = record.sequence;
       }
       from = previous + 1;

@@ -79,9 +79,9 @@ absl::Status Log::Recover(LogRecovery* recovery) {
   }
   EVENTBUS_RETURN_IF_ERROR(LoadInstance(found.empty(), recovery));
   std::deque<std::shared_ptr<Segment>> segments;
-  uint64_t closed_bytes = 0;
   bool repaired_previous = false;  // its loss is reported already
   bool directory_changed = false;
+  bool last_writable = false;  // the last segment was opened for appends
   for (auto it = found.begin(); it != found.end(); ++it) {
     const bool last = std::next(it) == found.end();
     bool indexed = false;
@@ -101,13 +101,10 @@ absl::Status Log::Recover(LogRecovery* recovery) {
     const bool repaired_before = repaired_previous;
     repaired_previous = false;
     if (last && indexed) {
-      // Closed cleanly (Close): its index matches the file's size, so no
-      // record was written after it. The index goes before anything is
-      // appended.
-      EVENTBUS_RETURN_IF_ERROR(
-          (*segment)->OpenForAppend((*segment)->size_bytes()));
-      EVENTBUS_RETURN_IF_ERROR(fs->Remove((*segment)->index_path()));
-      directory_changed = true;
+      // Closed cleanly (Close wrote its index, and the file still has the
+      // indexed size): it is taken as a closed segment, unread, and appends
+      // go to a new one, so no event acknowledged later ever shares a file
+      // with bytes recovery did not verify.
     } else if (last || !indexed) {
       EVENTBUS_ASSIGN_OR_RETURN(SegmentScan scan, (*segment)->Scan());
       repaired_previous = scan.bad.has_value();
@@ -129,6 +126,12 @@ absl::Status Log::Recover(LogRecovery* recovery) {
       }
       if (last) {
         EVENTBUS_RETURN_IF_ERROR((*segment)->OpenForAppend(scan.valid_bytes));
+        last_writable = true;
+        // An index of an earlier size (a clean shutdown, then appends and a
+        // crash) would never match again: it goes.
+        const absl::Status stale = fs->Remove((*segment)->index_path());
+        if (!stale.ok() && !absl::IsNotFound(stale)) return stale;
+        directory_changed |= stale.ok();
       } else if (scan.bad || !indexed) {
         if (scan.bad) {
           EVENTBUS_RETURN_IF_ERROR((*segment)->OpenForAppend(scan.valid_bytes));
@@ -149,7 +152,6 @@ absl::Status Log::Recover(LogRecovery* recovery) {
           segments.back()->end_sequence(), (*segment)->first_sequence() - 1,
           segments.back()->path(), (*segment)->path()));
     }
-    if (!last) closed_bytes += (*segment)->size_bytes();
     segments.push_back(*std::move(segment));
   }
   uint64_t next = segments.empty() ? 1 : segments.back()->end_sequence();
@@ -157,17 +159,20 @@ absl::Status Log::Recover(LogRecovery* recovery) {
     // Only a torn first segment was there: start where it meant to.
     next = found.begin()->first;
   }
+  // Every segment but a writable last one is closed (Roll below closes a
+  // last one that is not: a cleanly closed one, or the one before a
+  // segment whose header was torn).
+  uint64_t closed_bytes = 0;
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    closed_bytes += segments[i]->size_bytes();
+  }
+  const bool need_active = segments.empty() || !last_writable;
   {
     MutexLock lock(&mu_);
     segments_ = std::move(segments);
     closed_bytes_ = closed_bytes;
     next_sequence_ = next;
     directory_changed_ = directory_changed;
-  }
-  bool need_active = false;
-  {
-    MutexLock lock(&mu_);
-    need_active = segments_.empty();
   }
   if (need_active) EVENTBUS_RETURN_IF_ERROR(Roll(next));
   // What recovery changed is on disk before anything new is appended.

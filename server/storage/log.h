@@ -15,7 +15,8 @@
 //
 // Recovery (Open): the last segment is verified record by record and a
 // torn or bad tail is cut off (reported in LogRecovery), unless Close wrote
-// its index at a clean shutdown and the file still has that size; a closed
+// its index at a clean shutdown and the file still has that size: then it
+// is taken as a closed segment and a new one is started; a closed
 // segment
 // is opened from its index and scanned only when the index is missing or
 // stale, where a bad record stops the start (DataLoss naming the file and
@@ -114,10 +115,10 @@ class Log {
   absl::StatusOr<uint64_t> Sync(bool data = true) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Syncs as Sync() does, then writes the active segment's index, so that
-  // the next Open takes the segment as it is instead of reading it through
-  // (a clean shutdown). Appends are refused from then on; Sync() and Close()
-  // again return the same end. An index that cannot be written only makes
-  // the next Open slower. Error: Sync()'s.
+  // the next Open takes the segment as a closed one instead of reading it
+  // through (a clean shutdown). Appends are refused from then on; Sync() and
+  // Close() again return the same end. An index that cannot be written only
+  // makes the next Open slower. Error: Sync()'s.
   absl::StatusOr<uint64_t> Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Appends to `*out` the events from `from` on, below `end`, up to

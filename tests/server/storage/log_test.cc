@@ -165,7 +165,7 @@ TEST_F(LogTest, ATornTailIsCutOffAndNumberingGoesOn) {
   EXPECT_EQ(ReadAll(*log, 1), Range(1, 12));
 }
 
-TEST_F(LogTest, ACleanCloseIsTrustedAtTheNextOpenAndACrashAfterItIsNot) {
+TEST_F(LogTest, ACleanCloseIsTrustedAndLaterAppendsGoToANewSegment) {
   {
     std::unique_ptr<Log> log = OpenLog();
     AppendUntil(log.get(), 11);
@@ -189,16 +189,40 @@ TEST_F(LogTest, ACleanCloseIsTrustedAtTheNextOpenAndACrashAfterItIsNot) {
     std::vector<LogRecord> records;
     EXPECT_THAT(log->Read(5, UINT64_MAX, SIZE_MAX, SIZE_MAX, &records),
                 StatusIs(absl::StatusCode::kDataLoss));
-    // Appended to after the open, then a crash (no Close): the index went
-    // at the open, so the next one reads the segment through.
+    // The trusted segment is closed now: appends go to a new one, and a
+    // crash after them (no Close) cuts nothing acknowledged because of the
+    // bad byte in the segment before.
     AppendUntil(log.get(), 21);
     ASSERT_THAT(log->Sync(), IsOk());
+    EXPECT_EQ(log->segment_count(), 2u);
+  }
+  std::unique_ptr<Log> log = OpenLog();
+  EXPECT_THAT(recovery_.losses, IsEmpty());
+  EXPECT_EQ(log->next_sequence(), 21u);
+  EXPECT_EQ(ReadAll(*log, 11), Range(11, 21));
+  std::vector<LogRecord> records;
+  EXPECT_THAT(log->Read(5, UINT64_MAX, SIZE_MAX, SIZE_MAX, &records),
+              StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_F(LogTest, ANewSegmentTornInItsHeaderGoesAndAppendsGoOn) {
+  {
+    std::unique_ptr<Log> log = OpenLog();
+    AppendUntil(log.get(), 11);
+    ASSERT_THAT(log->Sync(), IsOk());
+  }
+  // A crash while the next segment was being created: half a header.
+  {
+    std::ofstream file(SegmentPath(11), std::ios::binary);
+    file << "EVBU";
   }
   std::unique_ptr<Log> log = OpenLog();
   ASSERT_THAT(recovery_.losses, SizeIs(1));
-  EXPECT_THAT(recovery_.losses[0], HasSubstr("torn tail cut off"));
-  EXPECT_EQ(log->next_sequence(), 5u);
-  EXPECT_EQ(ReadAll(*log, 1), Range(1, 5));
+  EXPECT_THAT(recovery_.losses[0], HasSubstr("it held no event"));
+  EXPECT_EQ(log->next_sequence(), 11u);
+  AppendUntil(log.get(), 21);
+  ASSERT_THAT(log->Sync(), IsOk());
+  EXPECT_EQ(ReadAll(*log, 1), Range(1, 21));
 }
 
 TEST_F(LogTest, ABadRecordInAClosedSegmentStopsTheStartUnlessRepaired) {

@@ -1,5 +1,6 @@
-// crash: eventbusd with a durable log is SIGKILLed 100 times (20 quick) at
-// random moments while PublishStreams and a unary publisher publish, under
+// crash: eventbusd with a durable log is stopped 100 times (20 quick) at
+// random moments while PublishStreams and a unary publisher publish, by
+// SIGKILL, and every fifth time by SIGTERM (a clean close), under
 // each storage.fsync mode in turn (always, 10ms, never: a process crash
 // loses nothing acknowledged in any of them), with small segments so that
 // kills land in segment rolls and seals too. After every restart the log
@@ -29,6 +30,7 @@ namespace eventbus::fault {
 namespace {
 
 constexpr int kStreamPublishers = 2;
+constexpr int kCleanStopEvery = 5;
 const char* const kFsyncModes[] = {"always", "10ms", "never"};
 constexpr char kSegmentBytes[] = "64KiB";
 // The kill comes this long at most after every publisher's first ack.
@@ -157,6 +159,7 @@ void RunCrash(const ScenarioOptions& options, ScenarioReport& report) {
   AckedEvents acked;
   std::string instance;
   int torn_tails = 0;
+  int clean_stops = 0;
   absl::Duration slowest_recovery, slowest_start;
   for (int round = 0; round < kills && report.ok(); ++round) {
     const char* fsync = kFsyncModes[round % std::size(kFsyncModes)];
@@ -198,9 +201,14 @@ void RunCrash(const ScenarioOptions& options, ScenarioReport& report) {
                                            "): the publishers got no ack"));
     // The random moment of the kill is the behaviour under test.
     absl::SleepFor(absl::Milliseconds(random() % kMaxRunMillis));
-    (*daemon)->Signal(SIGKILL);
-    report.Expect((*daemon)->Wait(absl::Seconds(10)) == -SIGKILL,
-                  "the daemon did not die of SIGKILL");
+    // Every fifth stop is a clean one (SIGTERM: drain, then the log closed
+    // with its index), so the next start takes the other recovery path.
+    const bool clean = round % kCleanStopEvery == kCleanStopEvery - 1;
+    (*daemon)->Signal(clean ? SIGTERM : SIGKILL);
+    report.Expect((*daemon)->Wait(absl::Seconds(30)) == (clean ? 0 : -SIGKILL),
+                  clean ? "the daemon did not exit 0 after SIGTERM"
+                        : "the daemon did not die of SIGKILL");
+    clean_stops += clean;
     unary_thread.join();
     for (auto& stream : streams) {
       const StreamPublisherResult result = stream->Join();
@@ -242,7 +250,8 @@ void RunCrash(const ScenarioOptions& options, ScenarioReport& report) {
   ShowDaemonLogOnFailure(**daemon, report);
 
   bench::JsonLine line = report.Line("totals");
-  line.Int("kills", kills)
+  line.Int("stops", kills)
+      .Int("clean_stops", clean_stops)
       .Int("acknowledged", acked.count())
       .Int("last_sequence", *last)
       .Int("unacknowledged_kept", *last - 1 - acked.count())

@@ -224,7 +224,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
             "sequence {}",
             *removed, oldest);
       } else {
-        spdlog::warn("storage: retention failed, tried again in a second: {}",
+        spdlog::warn("storage: retention could not remove a segment: {}",
                      EscapeForLog(std::string(removed.status().message())));
       }
     };

@@ -169,6 +169,22 @@ class Daemon:
                                          % (pattern, "\n".join(self.lines)))
                 self._cond.wait(remaining)
 
+    def wait_for_last_match(self, pattern, accept, timeout=DEADLINE):
+        """Waits until the last log line matching `pattern` gives a match
+        that `accept` takes; returns that match."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                matches = [m for m in map(regex.search, self.lines) if m]
+                if matches and accept(matches[-1]):
+                    return matches[-1]
+                remaining = deadline - time.monotonic()
+                if self._eof or remaining <= 0:
+                    raise AssertionError("no accepted log line matching %r in:\n%s"
+                                         % (pattern, "\n".join(self.lines)))
+                self._cond.wait(remaining)
+
     def terminate(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

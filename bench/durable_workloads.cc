@@ -31,6 +31,13 @@ constexpr char kAckMeaning[] =
 // W6's fill and replay wait at most this long in all.
 constexpr int kMaxWaitMs = 600'000;
 
+std::string AckMeaning(const std::string& fsync) {
+  return fsync == "always"
+             ? kAckMeaning
+             : absl::StrCat("storage.fsync=", fsync,
+                            ": written (write(2)) before its ack");
+}
+
 std::string ErrorLine(const std::string& workload, const std::string& error) {
   std::fprintf(stderr, "[eventbus-bench] %s: %s\n", workload.c_str(),
                error.c_str());
@@ -197,10 +204,7 @@ std::string RunW5(const DurableWorkloadOptions& options) {
            written_before < 0 ? NAN
                               : static_cast<double>(written) / options.events,
            1)
-      .Str("durable", options.fsync == "always"
-                          ? kAckMeaning
-                          : absl::StrCat("storage.fsync=", options.fsync,
-                                         ": written (write(2)) before its ack"))
+      .Str("durable", AckMeaning(options.fsync))
       .Int("window", options.window)
       .Int("ack_errors", static_cast<int64_t>(published.errors))
       .Num("data_dir_bytes_per_event",
@@ -210,8 +214,9 @@ std::string RunW5(const DurableWorkloadOptions& options) {
            (host_after.busy - host_before.busy) - broker_cpu - client_cpu, 2);
   std::string note = absl::StrFormat(
       "eventbusd (this tree), storage.fsync=%s. publish: %s; acks %s. data "
-      "dir on %s. publish took %.3fs (%s); ack latency = ack read - Publish() "
-      "called in the client. eventbusd exited %d after SIGTERM.",
+      "dir on %s. publish took %.3fs (%s); ack latency = ack read - the event "
+      "sent by the client (once the window let it go). eventbusd exited %d "
+      "after SIGTERM.",
       options.fsync, PublishPath(options),
       published.out_of_order == 0
           ? std::string("in order")
@@ -307,7 +312,8 @@ std::string RunW6(const DurableWorkloadOptions& options) {
   }
   thread.Shutdown();
   const int exit_status = (*broker)->Stop();
-  const double replay_s = (last_receive - replay_began) / 1e9;
+  const double replay_s =
+      received > 0 ? (last_receive - replay_began) / 1e9 : NAN;
 
   JsonLine json;
   json.Str("system", "eventbus")
@@ -320,7 +326,7 @@ std::string RunW6(const DurableWorkloadOptions& options) {
       .Int("disk_bytes", static_cast<int64_t>(disk_bytes))
       .Num("broker_rss_mb", memory.hwm_kb / 1024.0, 1)
       .Num("broker_cpu_s", broker_cpu, 2)
-      .Str("durable", kAckMeaning)
+      .Str("durable", AckMeaning(options.fsync))
       .Int("received", static_cast<int64_t>(received))
       .Int("missing", static_cast<int64_t>(options.events -
                                            std::min(options.events, received)))

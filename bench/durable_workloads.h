@@ -4,7 +4,8 @@
 //
 // W5: a fresh eventbusd with storage.fsync=always; one PublishStream keeps
 // at most `window` events unacknowledged; an ack means an fdatasync covered
-// the event. Ack latency is Publish() in the client to its ack read.
+// the event. Ack latency is the client sending the event (once the window let
+// it go) to its ack read.
 // W6: the log filled with `events` events as in W5 (a larger window),
 // eventbusd stopped with SIGTERM and started again on the same directory:
 // recovery is process start until a first Subscribe's headers arrive, and

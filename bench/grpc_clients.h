@@ -374,6 +374,11 @@ class Publisher final : public EventPublisher {
     absl::MutexLock lock(&mu_);
     if (window_ > 1) --in_flight_;
   }
+  static std::vector<int64_t> Reserved(size_t capacity) {
+    std::vector<int64_t> vector;
+    vector.reserve(capacity);
+    return vector;
+  }
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return in_flight_ < window_;
   }
@@ -406,12 +411,14 @@ class StreamPublisher final : public EventPublisher {
         flush_every_(std::max<uint64_t>(flush_every, 1)),
         stream_(stub_->PublishStream(&context_)),
         sent_ns_(keep_latencies),
+        latencies_(Reserved(keep_latencies)),
         reader_([this] { ReadAcks(); }) {}
   ~StreamPublisher() override { Flush(); }
 
   v1::Event* event() override { return &event_; }
 
-  // The ack latency (Publish() called to its ack read) of the first
+  // The ack latency (Publish() sending it, once the window let it go, to
+  // its ack read) of the first
   // `keep_latencies` events, in nanoseconds, in order; read after Flush().
   const std::vector<int64_t>& ack_latencies() const { return latencies_; }
 
@@ -487,6 +494,11 @@ class StreamPublisher final : public EventPublisher {
     }
     absl::MutexLock lock(&mu_);
     reads_done_ = true;
+  }
+  static std::vector<int64_t> Reserved(size_t capacity) {
+    std::vector<int64_t> vector;
+    vector.reserve(capacity);
+    return vector;
   }
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return reads_done_ ||

@@ -74,23 +74,20 @@ struct UnaryOutcome {
 };
 void PublishUnary(std::shared_ptr<grpc::Channel> channel,
                   absl::Notification* first_ack, UnaryOutcome* outcome) {
-  auto stub = v1::EventBusService::NewStub(std::move(channel));
-  v1::PublishRequest request;
-  *request.mutable_event() = SampleEvent();
-  while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::PublishResponse response;
-    if (!stub->Publish(&context, request, &response).ok()) return;
-    if (outcome->instance.empty()) {
-      const auto& metadata = context.GetServerInitialMetadata();
-      if (auto it = metadata.find(kInstanceHeader); it != metadata.end()) {
-        outcome->instance.assign(it->second.data(), it->second.size());
-      }
-    }
-    outcome->acked.emplace_back(response.sequence(), response.id());
-    if (!first_ack->HasBeenNotified()) first_ack->Notify();
-  }
+  PublishUnaryUntilFailure(
+      std::move(channel),
+      [&](const grpc::Status& status, const grpc::ClientContext& context,
+          const v1::PublishResponse& response, absl::Duration) {
+        if (!status.ok()) return;
+        if (outcome->instance.empty()) {
+          const auto& metadata = context.GetServerInitialMetadata();
+          if (auto it = metadata.find(kInstanceHeader); it != metadata.end()) {
+            outcome->instance.assign(it->second.data(), it->second.size());
+          }
+        }
+        outcome->acked.emplace_back(response.sequence(), response.id());
+        if (!first_ack->HasBeenNotified()) first_ack->Notify();
+      });
 }
 
 // The recovery time the daemon logged ("storage: recovered PATH in T:").

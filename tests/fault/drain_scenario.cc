@@ -33,19 +33,14 @@ constexpr char kStoppedAfter[] = "stopped after sequence ";
 void UnaryPublisher(std::shared_ptr<grpc::Channel> channel,
                     std::vector<uint64_t>* sequences, grpc::Status* end,
                     absl::Duration* slowest) {
-  auto stub = v1::EventBusService::NewStub(std::move(channel));
-  v1::PublishRequest request;
-  *request.mutable_event() = SampleEvent();
-  while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::PublishResponse response;
-    const absl::Time start = absl::Now();
-    *end = stub->Publish(&context, request, &response);
-    *slowest = std::max(*slowest, absl::Now() - start);
-    if (!end->ok()) return;
-    sequences->push_back(response.sequence());
-  }
+  PublishUnaryUntilFailure(
+      std::move(channel),
+      [&](const grpc::Status& status, const grpc::ClientContext&,
+          const v1::PublishResponse& response, absl::Duration took) {
+        *end = status;
+        *slowest = std::max(*slowest, took);
+        if (status.ok()) sequences->push_back(response.sequence());
+      });
 }
 
 // The last sequence the daemon logged when it stopped, 0 if none.

@@ -150,6 +150,22 @@ absl::StatusOr<uint64_t> PublishMarker(v1::EventBusService::Stub& stub) {
   return response.sequence();
 }
 
+void PublishUnaryUntilFailure(std::shared_ptr<grpc::Channel> channel,
+                              const UnaryAnswer& on_answer) {
+  auto stub = v1::EventBusService::NewStub(std::move(channel));
+  v1::PublishRequest request;
+  *request.mutable_event() = SampleEvent();
+  grpc::Status status;
+  while (status.ok()) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::PublishResponse response;
+    const absl::Time start = absl::Now();
+    status = stub->Publish(&context, request, &response);
+    on_answer(status, context, response, absl::Now() - start);
+  }
+}
+
 int CountFds(pid_t pid) {
   DIR* dir = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
   if (dir == nullptr) return -1;

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,6 +90,16 @@ absl::StatusOr<std::unique_ptr<testing::DaemonProcess>> StartDaemon(
 inline constexpr int kMaxDaemonLogLines = 50;
 void ShowDaemonLogOnFailure(const testing::DaemonProcess& daemon,
                             ScenarioReport& report);
+
+// Publishes SampleEvent() on `channel` with the unary Publish, one call at
+// a time (30 s deadline each), until a call fails. `on_answer` sees every
+// call, the failing one too: its status, context (the daemon's metadata),
+// response and duration.
+using UnaryAnswer =
+    std::function<void(const grpc::Status&, const grpc::ClientContext&,
+                       const v1::PublishResponse&, absl::Duration took)>;
+void PublishUnaryUntilFailure(std::shared_ptr<grpc::Channel> channel,
+                              const UnaryAnswer& on_answer);
 
 // The pid of the daemon StartDaemon started last (0 before), for the
 // watchdog that kills it when a scenario overruns.

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "base/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/bus/bus.h"
@@ -27,6 +29,15 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kDeadline = absl::Seconds(10);
 
+// A PublishWaiter that notifies once it is called.
+class NotifiedWaiter final : public PublishWaiter {
+ public:
+  void OnMayPublish() override {
+    if (!woken.HasBeenNotified()) woken.Notify();
+  }
+  absl::Notification woken;
+};
+
 class DurableBusTest : public ::testing::Test {
  protected:
   std::shared_ptr<Log> OpenLog() {
@@ -46,6 +57,12 @@ class DurableBusTest : public ::testing::Test {
     options.storage = StorageOptions{.log = OpenLog(),
                                      .fsync = fsync,
                                      .retention_period = retention_period_};
+    options.storage.on_retention = [this](const absl::StatusOr<int>&,
+                                          uint64_t oldest) {
+      MutexLock lock(&retention_mu_);
+      retained_from_ = oldest;
+      retained_.SignalAll();
+    };
     absl::StatusOr<Bus> bus = Bus::Create(std::move(options));
     EXPECT_THAT(bus, IsOk());
     return *std::move(bus);
@@ -94,6 +111,10 @@ class DurableBusTest : public ::testing::Test {
   FaultFileSystem fs_;
   uint64_t max_events_ = 0;
   absl::Duration retention_period_ = absl::Seconds(1);
+  // What the buses' retention passes reported (on_retention).
+  Mutex retention_mu_;
+  CondVar retained_{&retention_mu_};
+  uint64_t retained_from_ ABSL_GUARDED_BY(retention_mu_) = 0;
 };
 
 TEST_F(DurableBusTest, EventsAndNumberingSurviveARestartByteForByte) {
@@ -155,10 +176,13 @@ TEST_F(DurableBusTest, WhatRetentionRemovedIsTheOnlyLossAndIsReported) {
   v1::Event event = AuditEvent();
   event.mutable_audit()->set_resource_id(big);
   for (int i = 0; i < 1000; ++i) ASSERT_THAT(bus.Publish(event), IsOk());
-  // The committer applies retention within a millisecond or so.
-  const absl::Time deadline = absl::Now() + kDeadline;
-  while (bus.oldest_sequence() < 800 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
+  // The committer applies retention within a millisecond or so, and says
+  // so through on_retention.
+  {
+    const absl::Time deadline = absl::Now() + kDeadline;
+    MutexLock lock(&retention_mu_);
+    while (retained_from_ < 800 && retained_.WaitUntil(deadline)) {
+    }
   }
   const uint64_t oldest = bus.oldest_sequence();
   ASSERT_GE(oldest, 800u);
@@ -183,11 +207,14 @@ TEST_F(DurableBusTest, AlwaysAnswersOnlyOnceSyncedAndShowsNothingBefore) {
   absl::StatusOr<PublishAttempt> attempt = bus.TryPublish(&*prepared, {});
   ASSERT_THAT(attempt, IsOk());
   ASSERT_TRUE(attempt->published);
-  // Published: stored once the committer synced it.
-  const absl::Time deadline = absl::Now() + kDeadline;
-  while (!*bus.AwaitStored(attempt->published->sequence, {}) &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Microseconds(100));
+  // Published: stored once the committer synced it, which wakes the
+  // waiter (unless it was stored already).
+  auto waiter = std::make_shared<NotifiedWaiter>();
+  absl::StatusOr<bool> stored =
+      bus.AwaitStored(attempt->published->sequence, waiter);
+  ASSERT_THAT(stored, IsOk());
+  if (!*stored) {
+    ASSERT_TRUE(waiter->woken.WaitForNotificationWithTimeout(kDeadline));
   }
   EXPECT_TRUE(*bus.AwaitStored(attempt->published->sequence, {}));
   EXPECT_GT(fs_.syncs(), syncs);

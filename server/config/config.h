@@ -44,6 +44,7 @@
 #include "server/config/bus_section.h"      // IWYU pragma: export
 #include "server/config/limits_section.h"   // IWYU pragma: export
 #include "server/config/log_section.h"      // IWYU pragma: export
+#include "server/config/metrics_section.h"  // IWYU pragma: export
 #include "server/config/server_section.h"   // IWYU pragma: export
 #include "server/config/storage_section.h"  // IWYU pragma: export
 #include "server/security/grants.h"         // IWYU pragma: export
@@ -57,6 +58,7 @@ struct Config {
   StorageConfig storage;
   LimitsConfig limits;
   AuthConfig auth;
+  MetricsConfig metrics;
   LogConfig log;
 };
 

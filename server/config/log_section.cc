@@ -12,6 +12,8 @@ std::vector<Setting> LogSettings() {
       log.Row("level", &LogConfig::level,
               OneOf("LEVEL", {"trace", "debug", "info", "warn", "error"}),
               "least severe messages logged"),
+      log.Row("format", &LogConfig::format, OneOf("FORMAT", {"text", "json"}),
+              "one line per message as text, or as a JSON object"),
   };
 }
 

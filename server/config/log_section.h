@@ -11,6 +11,9 @@ namespace eventbus {
 struct LogConfig {
   // log.level: trace|debug|info|warn|error.
   std::string level = "info";
+  // log.format: text (one line for people) or json (one JSON object per
+  // line, for log shippers).
+  std::string format = "text";
 };
 
 }  // namespace eventbus

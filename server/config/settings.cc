@@ -164,7 +164,7 @@ const std::vector<Setting>& Settings() {
     auto* settings = new std::vector<Setting>();
     for (std::vector<Setting> (*section)() :
          {&ServerSettings, &BusSettings, &StorageSettings, &LimitsSettings,
-          &AuthSettings, &LogSettings}) {
+          &AuthSettings, &MetricsSettings, &LogSettings}) {
       for (Setting& setting : section()) {
         settings->push_back(std::move(setting));
       }

@@ -14,7 +14,7 @@
 //   env   "EVENTBUS_" + the key in capitals, '.'->'_'  EVENTBUS_BUS_CAPACITY
 //   flag  "--" + name with '_'->'-'                  --capacity
 //         prefixed by "SECTION-" for a section that asks for it
-//         (FlagPrefix::kSection: auth, log) and by the last component for
+//         (FlagPrefix::kSection: auth, log, metrics, storage) and by the last component for
 //         every nested section (server.tls: --tls-cert-file)
 // and from the kind: the usage metavar ("N"), the type named in "expected X,
 // got Y" messages ("an integer"), how the value is shown ("1MiB"), and the
@@ -200,6 +200,7 @@ std::vector<Setting> ServerSettings();  // server, server.tls
 std::vector<Setting> BusSettings();
 std::vector<Setting> LimitsSettings();
 std::vector<Setting> AuthSettings();
+std::vector<Setting> MetricsSettings();
 std::vector<Setting> LogSettings();
 std::vector<Setting> StorageSettings();  // storage, storage.retention
 

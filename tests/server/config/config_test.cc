@@ -347,6 +347,39 @@ TEST(ConfigTest, LogLevels) {
                     "warn or error, got \"verbose\""));
 }
 
+TEST(ConfigTest, LogFormats) {
+  for (const char* format : {"text", "json"}) {
+    const absl::StatusOr<Config> config = ParseKey("log", "format", format);
+    ASSERT_TRUE(config.ok()) << format << ": " << config.status();
+    EXPECT_EQ(config->log.format, format);
+  }
+  EXPECT_EQ(ParseKey("log", "format", "logfmt").status(),
+            Invalid("eventbus.yaml:2: log.format: must be text or json, got "
+                    "\"logfmt\""));
+}
+
+TEST(ConfigTest, MetricsKeys) {
+  EXPECT_EQ(Config{}.metrics.address, "");
+  EXPECT_EQ(Config{}.metrics.max_subscriber_series, 100u);
+  // YAML text -> the address it holds.
+  const std::map<std::string, std::string> addresses = {
+      {"127.0.0.1:9464", "127.0.0.1:9464"},
+      {"\"[::1]:0\"", "[::1]:0"},
+      {"localhost:1", "localhost:1"}};
+  for (const auto& [text, address] : addresses) {
+    const absl::StatusOr<Config> config = ParseKey("metrics", "address", text);
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status();
+    EXPECT_EQ(config->metrics.address, address);
+  }
+  EXPECT_EQ(ParseKey("metrics", "address", "unix:/run/m.sock").status(),
+            Invalid("eventbus.yaml:2: metrics.address: expected host:port or "
+                    "[IPv6]:port, got \"unix:/run/m.sock\""));
+  EXPECT_FALSE(ParseKey("metrics", "address", "9464").ok());
+  EXPECT_EQ(ParseKey("metrics", "max_subscriber_series", "10001").status(),
+            Invalid("eventbus.yaml:2: metrics.max_subscriber_series: must be "
+                    "between 0 and 10000, got 10001"));
+}
+
 // --- YAML errors, each with its file, line and key.
 
 TEST(ConfigTest, OutOfRangeNamesKeyAndLine) {
@@ -378,7 +411,9 @@ TEST(ConfigTest, UnknownKeys) {
             Invalid("eventbus.yaml:2: server.capacity: unknown key (did you "
                     "mean bus.capacity?)"));
   EXPECT_EQ(ParseError("metrics:\n  port: 9090\n"),
-            Invalid("eventbus.yaml:1: metrics: unknown key"));
+            Invalid("eventbus.yaml:2: metrics.port: unknown key"));
+  EXPECT_EQ(ParseError("tracing:\n  port: 9090\n"),
+            Invalid("eventbus.yaml:1: tracing: unknown key"));
   EXPECT_EQ(ParseError("log:\n  colour: true\n"),
             Invalid("eventbus.yaml:2: log.colour: unknown key"));
 }
@@ -409,11 +444,11 @@ TEST(ConfigTest, WrongTypes) {
       Invalid("eventbus.yaml:1: bus: expected a map, got a scalar \"5\""));
   EXPECT_EQ(ParseError("log:\n  - level\n"),
             Invalid("eventbus.yaml:1: log: expected a map, got a sequence"));
-  EXPECT_EQ(
-      ParseError("just text\n"),
-      Invalid("eventbus.yaml:1: expected a map with the sections "
-              "server, bus, storage, limits, auth, log, got a scalar \"just "
-              "text\""));
+  EXPECT_EQ(ParseError("just text\n"),
+            Invalid("eventbus.yaml:1: expected a map with the sections "
+                    "server, bus, storage, limits, auth, metrics, log, got a "
+                    "scalar \"just "
+                    "text\""));
 }
 
 TEST(ConfigTest, MalformedYaml) {

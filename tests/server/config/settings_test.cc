@@ -23,14 +23,15 @@ namespace eventbus {
 namespace {
 
 // The flag prefix settings.h documents: the last component of a nested
-// section, the section name of auth, log and storage, nothing for the
-// others.
+// section, the section name of auth, log, metrics and storage, nothing for
+// the others.
 std::string FlagPrefixOf(absl::string_view section) {
   const size_t dot = section.rfind('.');
   if (dot != absl::string_view::npos) {
     return absl::StrCat(section.substr(dot + 1), "-");
   }
-  if (section == "auth" || section == "log" || section == "storage") {
+  if (section == "auth" || section == "log" || section == "metrics" ||
+      section == "storage") {
     return absl::StrCat(section, "-");
   }
   return "";
@@ -136,7 +137,14 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "FILE", "a string"},
       {"auth.subjects", "EVENTBUS_AUTH_SUBJECTS", "--auth-subjects",
        "CN=GRANTS;...", "a map of certificate subjects"},
+      {"metrics.address", "EVENTBUS_METRICS_ADDRESS", "--metrics-address",
+       "ADDR", "a string"},
+      {"metrics.max_subscriber_series",
+       "EVENTBUS_METRICS_MAX_SUBSCRIBER_SERIES",
+       "--metrics-max-subscriber-series", "N", "an integer"},
       {"log.level", "EVENTBUS_LOG_LEVEL", "--log-level", "LEVEL", "a string"},
+      {"log.format", "EVENTBUS_LOG_FORMAT", "--log-format", "FORMAT",
+       "a string"},
   };
   std::vector<Row> actual;
   for (const Setting& setting : Settings()) {
@@ -147,11 +155,12 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
 }
 
 TEST(SettingsTest, SectionsInUsageOrder) {
-  EXPECT_EQ(
-      SettingSections(),
-      (std::vector<std::string>{"server", "server.tls", "bus", "storage",
-                                "storage.retention", "limits", "auth", "log"}));
-  EXPECT_EQ(TopLevelSections(), "server, bus, storage, limits, auth, log");
+  EXPECT_EQ(SettingSections(),
+            (std::vector<std::string>{"server", "server.tls", "bus", "storage",
+                                      "storage.retention", "limits", "auth",
+                                      "metrics", "log"}));
+  EXPECT_EQ(TopLevelSections(),
+            "server, bus, storage, limits, auth, metrics, log");
   EXPECT_TRUE(IsSection("server.tls"));
   EXPECT_FALSE(IsSection("tls"));
 }
@@ -209,7 +218,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 22);
+  EXPECT_EQ(ranged, 23);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -320,9 +329,18 @@ Flags:
   --auth-subjects CN=GRANTS;...
       grants of client certificate common names (needs mTLS)
       default: none
+  --metrics-address ADDR
+      serve Prometheus GET /metrics and GET /healthz on host:port (empty: off)
+      default: none
+  --metrics-max-subscriber-series N
+      named subscribers with their own behind series (0..10000)
+      default: 100
   --log-level LEVEL
       least severe messages logged: trace, debug, info, warn or error
       default: info
+  --log-format FORMAT
+      one line per message as text, or as a JSON object: text or json
+      default: text
   -h, --help
       print this text and exit
   --version
@@ -363,7 +381,10 @@ Environment (overrides the file; flags override it):
   EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER     like --publish-burst-per-peer
   EVENTBUS_AUTH_TOKENS_FILE                  like --auth-tokens-file
   EVENTBUS_AUTH_SUBJECTS                     like --auth-subjects
+  EVENTBUS_METRICS_ADDRESS                   like --metrics-address
+  EVENTBUS_METRICS_MAX_SUBSCRIBER_SERIES     like --metrics-max-subscriber-series
   EVENTBUS_LOG_LEVEL                         like --log-level
+  EVENTBUS_LOG_FORMAT                        like --log-format
   EVENTBUS_AUTH_TOKENS                       bearer tokens, "TOKEN GRANTS [NAME];..."
 
 Config file keys (YAML), with their defaults:
@@ -404,8 +425,12 @@ Config file keys (YAML), with their defaults:
   auth:
     tokens_file:                             like --auth-tokens-file
     subjects:                                like --auth-subjects
+  metrics:
+    address:                                 like --metrics-address
+    max_subscriber_series: 100               like --metrics-max-subscriber-series
   log:
     level: info                              like --log-level
+    format: text                             like --log-format
 )usage");
 }
 

@@ -14,8 +14,9 @@
 //   env   "EVENTBUS_" + the key in capitals, '.'->'_'  EVENTBUS_BUS_CAPACITY
 //   flag  "--" + name with '_'->'-'                  --capacity
 //         prefixed by "SECTION-" for a section that asks for it
-//         (FlagPrefix::kSection: auth, log, metrics, storage) and by the last component for
-//         every nested section (server.tls: --tls-cert-file)
+//         (FlagPrefix::kSection: auth, log, metrics, storage) and by
+//         the last component for every nested section (server.tls:
+//         --tls-cert-file)
 // and from the kind: the usage metavar ("N"), the type named in "expected X,
 // got Y" messages ("an integer"), how the value is shown ("1MiB"), and the
 // range or choices appended to the help (" (1..16777216)").

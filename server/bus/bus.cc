@@ -111,9 +111,8 @@ absl::StatusOr<PublishAttempt> Bus::TryPublish(
 
 absl::StatusOr<std::unique_ptr<Subscription>> Bus::Subscribe(
     SubscribeOptions options) const {
-  EVENTBUS_ASSIGN_OR_RETURN(
-      std::unique_ptr<RingReader> reader,
-      ring_->Register(options.start, options.from_sequence, options.overflow));
+  EVENTBUS_ASSIGN_OR_RETURN(std::unique_ptr<RingReader> reader,
+                            ring_->Register(options));
   return std::unique_ptr<Subscription>(
       new Subscription(ring_, std::move(reader), options.overflow,
                        std::move(options.matcher), std::move(options.name)));
@@ -126,6 +125,12 @@ bool Bus::AwaitNoSubscribers(absl::Time deadline) const {
 }
 
 uint64_t Bus::subscriber_count() const { return ring_->subscriber_count(); }
+
+std::vector<SubscriberSnapshot> Bus::Subscribers() const {
+  return ring_->Subscribers();
+}
+
+BusStats Bus::Stats() const { return ring_->Stats(); }
 
 uint64_t Bus::blocked_publishers() const { return ring_->blocked_publishers(); }
 

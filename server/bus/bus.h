@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -152,8 +153,50 @@ struct SubscribeOptions {
   uint64_t from_sequence = 0;
   EventMatcher matcher;
   Overflow overflow = Overflow::kDropOldest;
-  // For logs only.
+  // For logs and introspection (Bus::Subscribers) only: the name the
+  // subscriber gave, where it connects from, and the filter `matcher` was
+  // made from.
   std::string name;
+  std::string peer;
+  v1::EventFilter filter;
+};
+
+// One subscription as introspection sees it (Bus::Subscribers).
+struct SubscriberSnapshot {
+  std::string name;
+  std::string peer;
+  absl::Time start_time;
+  v1::EventFilter filter;
+  Overflow overflow = Overflow::kDropOldest;
+  // The next sequence it will read.
+  uint64_t next_sequence = 0;
+  // Events it has read (those its filter passed), and the sum of the Lag
+  // ranges it was told.
+  uint64_t received = 0;
+  uint64_t missed = 0;
+};
+
+// The bus's numbers at one moment (Bus::Stats), for metrics and
+// introspection. Each field is exact; together they are one snapshot.
+struct BusStats {
+  uint64_t next_sequence = 1;
+  // The oldest sequence a subscriber can still read (from_earliest).
+  uint64_t oldest_sequence = 1;
+  uint64_t capacity = 0;
+  // Events in the ring now (at most capacity).
+  uint64_t ring_events = 0;
+  uint64_t subscribers = 0;
+  uint64_t blocked_publishers = 0;
+  // Events published since the bus was created.
+  uint64_t published = 0;
+  // Over every subscription, alive or gone: events read, and the sum of
+  // every Lag told (received and missed of SubscriberSnapshot).
+  uint64_t delivered = 0;
+  uint64_t missed = 0;
+  // With a log: its size now.
+  bool durable = false;
+  uint64_t log_bytes = 0;
+  uint64_t log_segments = 0;
 };
 
 class Bus {
@@ -208,6 +251,9 @@ class Bus {
   bool AwaitNoSubscribers(absl::Time deadline) const;
 
   uint64_t subscriber_count() const;
+  // Every registered subscription, oldest first.
+  std::vector<SubscriberSnapshot> Subscribers() const;
+  BusStats Stats() const;
   // Publishers waiting in Publish() for a kBlock subscription.
   uint64_t blocked_publishers() const;
   // The sequence the next accepted event will get.

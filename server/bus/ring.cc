@@ -179,7 +179,15 @@ void Ring::ReleasePublishers(Waiters* waiters) {
 }
 
 absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
-    SubscribeOptions::Start start, uint64_t from_sequence, Overflow overflow) {
+    const SubscribeOptions& options) {
+  const SubscribeOptions::Start start = options.start;
+  const uint64_t from_sequence = options.from_sequence;
+  const Overflow overflow = options.overflow;
+  auto reader = std::make_unique<RingReader>();
+  reader->name = options.name;
+  reader->peer = options.peer;
+  reader->filter = options.filter;
+  reader->start_time = options_.clock();
   MutexLock lock(&mu_);
   if (closed_) {
     return absl::UnavailableError("the bus is draining; not subscribing");
@@ -189,7 +197,6 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
         "subscriber limit reached: ", subscribers_,
         " subscribers, server.max_subscribers is ", options_.max_subscribers));
   }
-  auto reader = std::make_unique<RingReader>();
   reader->overflow = overflow;
   reader->cursor = next_sequence_;
   switch (start) {
@@ -222,6 +229,8 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
     holder_floor_ = std::min(holder_floor_, reader->cursor);
   }
   ++subscribers_;
+  reader->index = readers_.size();
+  readers_.push_back(reader.get());
   return reader;
 }
 
@@ -230,6 +239,12 @@ void Ring::Unregister(RingReader* reader) {
   {
     MutexLock lock(&mu_);
     --subscribers_;
+    departed_received_ += reader->received.load(std::memory_order_relaxed);
+    departed_missed_ += reader->missed.load(std::memory_order_relaxed);
+    RingReader* last = readers_.back();
+    last->index = reader->index;
+    readers_[reader->index] = last;
+    readers_.pop_back();
     changed_.SignalAll();
     if (std::erase(holders_, reader) > 0) {
       holder_floor_ = LowestHolderCursor();
@@ -237,6 +252,57 @@ void Ring::Unregister(RingReader* reader) {
     }
   }
   Wake(waiters);
+}
+
+std::vector<SubscriberSnapshot> Ring::Subscribers() const {
+  std::vector<SubscriberSnapshot> snapshots;
+  {
+    MutexLock lock(&mu_);
+    snapshots.reserve(readers_.size());
+    for (const RingReader* reader : readers_) {
+      snapshots.push_back(SubscriberSnapshot{
+          .name = reader->name,
+          .peer = reader->peer,
+          .start_time = reader->start_time,
+          .filter = reader->filter,
+          .overflow = reader->overflow,
+          .next_sequence = reader->cursor,
+          .received = reader->received.load(std::memory_order_relaxed),
+          .missed = reader->missed.load(std::memory_order_relaxed)});
+    }
+  }
+  std::stable_sort(
+      snapshots.begin(), snapshots.end(),
+      [](const SubscriberSnapshot& a, const SubscriberSnapshot& b) {
+        return a.start_time < b.start_time;
+      });
+  return snapshots;
+}
+
+BusStats Ring::Stats() const {
+  BusStats stats;
+  {
+    MutexLock lock(&mu_);
+    stats.next_sequence = next_sequence_;
+    stats.oldest_sequence = OldestKept();
+    stats.capacity = options_.capacity;
+    stats.ring_events = slots_.size();
+    stats.subscribers = subscribers_;
+    stats.blocked_publishers = blocked_publishers_;
+    stats.published = next_sequence_ - base_;
+    stats.delivered = departed_received_;
+    stats.missed = departed_missed_;
+    for (const RingReader* reader : readers_) {
+      stats.delivered += reader->received.load(std::memory_order_relaxed);
+      stats.missed += reader->missed.load(std::memory_order_relaxed);
+    }
+  }
+  if (storage_.log != nullptr) {
+    stats.durable = true;
+    stats.log_bytes = storage_.log->size_bytes();
+    stats.log_segments = storage_.log->segment_count();
+  }
+  return stats;
 }
 
 uint64_t Ring::CursorOf(const RingReader* reader) const {

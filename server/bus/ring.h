@@ -26,9 +26,11 @@
 #ifndef EVENTBUS_SERVER_BUS_RING_H_
 #define EVENTBUS_SERVER_BUS_RING_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -43,8 +45,21 @@
 namespace eventbus {
 
 // One subscription's position. Its fields are guarded by its Ring's mu_:
-// only the Ring touches them.
+// only the Ring touches them, except the description (set before the ring
+// lists the reader, constant after) and the two counters.
 struct RingReader {
+  // Set by Register, for Bus::Subscribers.
+  std::string name;
+  std::string peer;
+  v1::EventFilter filter;
+  absl::Time start_time;
+  // Counted by the Subscription's one reading thread after each read, read
+  // by anyone: relaxed atomics no other thread writes.
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> missed{0};
+  // Where the ring lists it (Ring::readers_).
+  size_t index = 0;
+
   uint64_t cursor = 0;
   Overflow overflow = Overflow::kDropOldest;
   // Lost before the reader started (a from_sequence no longer retained); a
@@ -78,10 +93,10 @@ class Ring {
                                            std::weak_ptr<PublishWaiter> waiter)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers a subscriber at its first position.
+  // Registers a subscriber at its first position (options' start,
+  // from_sequence and overflow), described by its name, peer and filter.
   absl::StatusOr<std::unique_ptr<RingReader>> Register(
-      SubscribeOptions::Start start, uint64_t from_sequence, Overflow overflow)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      const SubscribeOptions& options) ABSL_LOCKS_EXCLUDED(mu_);
   void Unregister(RingReader* reader) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Reads from the reader's cursor into `batch` (see Subscription::TryRead)
@@ -109,6 +124,8 @@ class Ring {
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
   bool AwaitNoSubscribers(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t subscriber_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<SubscriberSnapshot> Subscribers() const ABSL_LOCKS_EXCLUDED(mu_);
+  BusStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t blocked_publishers() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t next_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t oldest_sequence() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -211,6 +228,11 @@ class Ring {
   bool committer_stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread committer_;  // started by the constructor, joined once
   uint64_t subscribers_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every registered reader (in no order: a leaving one's place takes the
+  // last), and what the readers that left had counted.
+  std::vector<RingReader*> readers_ ABSL_GUARDED_BY(mu_);
+  uint64_t departed_received_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t departed_missed_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Wakers armed_ ABSL_GUARDED_BY(mu_);
   // The kBlock readers still holding, and a lower bound of their cursors.

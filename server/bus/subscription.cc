@@ -33,12 +33,25 @@ Subscription::~Subscription() { ring_->Unregister(reader_.get()); }
 
 uint64_t Subscription::cursor() const { return ring_->CursorOf(reader_.get()); }
 
+namespace {
+
+// Adds to a counter only this thread writes: no locked instruction.
+void Add(std::atomic<uint64_t>* counter, uint64_t n) {
+  counter->store(counter->load(std::memory_order_relaxed) + n,
+                 std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void Subscription::TryRead(const ReadLimits& limits, ReadBatch* batch) {
   ring_->Read(reader_.get(), limits, batch);
-  if (matcher_.MatchesAll()) return;
-  std::erase_if(batch->events, [this](const auto& event) {
-    return !matcher_.Matches(event->event());
-  });
+  if (batch->lag) Add(&reader_->missed, batch->lag->missed());
+  if (!matcher_.MatchesAll()) {
+    std::erase_if(batch->events, [this](const auto& event) {
+      return !matcher_.Matches(event->event());
+    });
+  }
+  if (!batch->events.empty()) Add(&reader_->received, batch->events.size());
 }
 
 void Subscription::Read(absl::Time deadline, const ReadLimits& limits,

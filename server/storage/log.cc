@@ -282,6 +282,7 @@ absl::StatusOr<uint64_t> Log::Sync(bool data) {
     directory = directory_changed_ || !to_seal.empty();
     directory_changed_ = false;
   }
+  const absl::Time start = absl::Now();
   absl::Status synced = data ? active->Sync() : absl::OkStatus();
   for (const auto& segment : to_seal) {
     if (synced.ok()) synced = segment->Seal();
@@ -289,6 +290,7 @@ absl::StatusOr<uint64_t> Log::Sync(bool data) {
   if (synced.ok() && directory) {
     synced = options_.fs->SyncDirectory(options_.path);
   }
+  if (data) sync_durations_.Observe(absl::Now() - start);
   if (!synced.ok()) {
     MutexLock lock(&mu_);
     stopped_ = synced;

@@ -48,6 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/histogram.h"
 #include "base/mutex.h"
 #include "server/storage/file_system.h"
 #include "server/storage/segment.h"
@@ -143,6 +144,9 @@ class Log {
   uint64_t segment_count() const ABSL_LOCKS_EXCLUDED(mu_);
   // OK while the log accepts appends.
   absl::Status health() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How long each Sync(data=true) took, the fdatasync and what closes full
+  // segments, for metrics.
+  const Histogram& sync_durations() const { return sync_durations_; }
 
  private:
   Log(LogOptions options, std::unique_ptr<DirectoryLock> lock);
@@ -171,6 +175,7 @@ class Log {
   // Not OK once the log stopped.
   absl::Status stopped_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  Histogram sync_durations_{Histogram::LatencyBounds()};
 };
 
 }  // namespace eventbus

@@ -354,6 +354,77 @@ TEST_F(BusTest, CloseRejectsPublishAndEndsStreamsAfterTheRest) {
   EXPECT_TRUE(Read(*sub).end_of_stream);
 }
 
+TEST_F(BusTest, StatsCountPublishedDeliveredAndMissedExactly) {
+  auto reader = Subscribe();
+  PublishN(3);
+  ASSERT_EQ(Read(*reader).events.size(), 3u);
+  PublishN(7);  // capacity 4: 7..10 are retained, 4..6 lost
+  const ReadBatch batch = Read(*reader);
+  ASSERT_TRUE(batch.lag.has_value());
+  EXPECT_EQ(batch.lag->missed(), 3u);
+  EXPECT_EQ(batch.events.size(), 4u);
+  BusStats stats = bus_->Stats();
+  EXPECT_EQ(stats.published, 10u);
+  EXPECT_EQ(stats.next_sequence, 11u);
+  EXPECT_EQ(stats.oldest_sequence, 7u);
+  EXPECT_EQ(stats.capacity, 4u);
+  EXPECT_EQ(stats.ring_events, 4u);
+  EXPECT_EQ(stats.subscribers, 1u);
+  EXPECT_EQ(stats.delivered, 7u);
+  EXPECT_EQ(stats.missed, 3u);
+  EXPECT_FALSE(stats.durable);
+  // What a subscription counted stays in the totals after it leaves.
+  reader.reset();
+  auto late = Subscribe();
+  Publish();
+  ASSERT_EQ(Read(*late).events.size(), 1u);
+  stats = bus_->Stats();
+  EXPECT_EQ(stats.subscribers, 1u);
+  EXPECT_EQ(stats.delivered, 8u);
+  EXPECT_EQ(stats.missed, 3u);
+}
+
+TEST_F(BusTest, FilteredOutEventsAreNotCountedAsReceived) {
+  v1::EventFilter filter;
+  filter.add_types(v1::EVENT_TYPE_SPACE_NAME);
+  auto reader =
+      Subscribe({.matcher = *EventMatcher::Create(filter), .filter = filter});
+  PublishN(2);  // audit events
+  EXPECT_THAT(Read(*reader).events, IsEmpty());
+  EXPECT_EQ(bus_->Stats().delivered, 0u);
+  EXPECT_EQ(bus_->Subscribers().at(0).received, 0u);
+  EXPECT_EQ(bus_->Subscribers().at(0).next_sequence, 3u);
+}
+
+TEST_F(BusTest, SubscribersDescribeEachSubscriptionOldestFirst) {
+  v1::EventFilter filter;
+  filter.add_types(v1::EVENT_TYPE_AUDIT);
+  auto first = Subscribe({.overflow = Overflow::kDisconnect,
+                          .name = "audit-monitor",
+                          .peer = "ipv4:127.0.0.1:5000",
+                          .filter = filter});
+  now_ += absl::Seconds(1);
+  PublishN(6);  // capacity 4: the first reader lags by 2 when it reads
+  auto second = SubscribeFrom(5);
+  ASSERT_EQ(Read(*second).events.size(), 2u);
+  const std::vector<SubscriberSnapshot> subscribers = bus_->Subscribers();
+  ASSERT_EQ(subscribers.size(), 2u);
+  EXPECT_EQ(subscribers[0].name, "audit-monitor");
+  EXPECT_EQ(subscribers[0].peer, "ipv4:127.0.0.1:5000");
+  EXPECT_EQ(subscribers[0].start_time, absl::FromUnixMillis(1700000000123));
+  EXPECT_EQ(subscribers[0].filter.types_size(), 1);
+  EXPECT_EQ(subscribers[0].overflow, Overflow::kDisconnect);
+  EXPECT_EQ(subscribers[0].next_sequence, 1u);
+  EXPECT_EQ(subscribers[0].received, 0u);
+  EXPECT_EQ(subscribers[1].name, "");
+  EXPECT_EQ(subscribers[1].start_time,
+            absl::FromUnixMillis(1700000000123) + absl::Seconds(1));
+  EXPECT_EQ(subscribers[1].next_sequence, 7u);
+  EXPECT_EQ(subscribers[1].received, 2u);
+  first.reset();
+  EXPECT_EQ(bus_->Subscribers().size(), 1u);
+}
+
 TEST_F(BusTest, CopiesOfTheHandleShareTheBus) {
   Bus copy = *bus_;
   auto sub = Subscribe();

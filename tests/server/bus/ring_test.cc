@@ -54,11 +54,18 @@ class RingTest : public ::testing::Test {
     return result.ok() ? result->sequence : 0;
   }
 
+  static SubscribeOptions Options(SubscribeOptions::Start start,
+                                  uint64_t from_sequence = 0,
+                                  Overflow overflow = Overflow::kDropOldest) {
+    return SubscribeOptions{
+        .start = start, .from_sequence = from_sequence, .overflow = overflow};
+  }
+
   std::unique_ptr<RingReader> Register(
       SubscribeOptions::Start start, uint64_t from_sequence = 0,
       Overflow overflow = Overflow::kDropOldest) {
     absl::StatusOr<std::unique_ptr<RingReader>> reader =
-        ring_.Register(start, from_sequence, overflow);
+        ring_.Register(Options(start, from_sequence, overflow));
     EXPECT_TRUE(reader.ok()) << reader.status();
     return reader.ok() ? *std::move(reader) : nullptr;
   }
@@ -115,11 +122,11 @@ TEST_F(RingTest, RegisterChecksTheStartSequence) {
   EXPECT_EQ(ring_.CursorOf(two.get()), 2u);
   auto three = Register(SubscribeOptions::Start::kSequence, 3);
   EXPECT_EQ(ring_.CursorOf(three.get()), 3u);
-  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 4,
-                             Overflow::kDropOldest),
+  EXPECT_THAT(ring_.Register(Options(SubscribeOptions::Start::kSequence, 4,
+                                     Overflow::kDropOldest)),
               StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(ring_.Register(SubscribeOptions::Start::kSequence, 0,
-                             Overflow::kDropOldest),
+  EXPECT_THAT(ring_.Register(Options(SubscribeOptions::Start::kSequence, 0,
+                                     Overflow::kDropOldest)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ring_.subscriber_count(), 4u);
   ring_.Unregister(three.get());
@@ -155,9 +162,9 @@ TEST_F(RingTest, CloseRefusesAppendsAndEndsReadersAfterTheRest) {
   ring_.Close();
   EXPECT_EQ(waker->wakes, 1);
   EXPECT_THAT(ring_.Append(Stored()), StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(
-      ring_.Register(SubscribeOptions::Start::kNext, 0, Overflow::kDropOldest),
-      StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ring_.Register(Options(SubscribeOptions::Start::kNext, 0,
+                                     Overflow::kDropOldest)),
+              StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(Sequences(Read(reader.get())), ElementsAre(1));
   EXPECT_TRUE(Read(reader.get()).end_of_stream);
 }

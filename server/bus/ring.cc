@@ -429,8 +429,8 @@ void Ring::ReadFromLog(RingReader* reader, uint64_t end,
   }
   reader->cursor = records.empty() ? first : records.back().sequence + 1;
   for (LogRecord& record : records) {
-    batch->events.push_back(
-        StoredEvent::FromLog(record.sequence, std::move(record.event)));
+    batch->events.push_back(StoredEvent::FromLog(
+        record.sequence, record.time_nanos, std::move(record.event)));
   }
 }
 

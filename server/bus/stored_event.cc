@@ -35,6 +35,7 @@ const v1::Event& StoredEvent::event() const {
 
 void StoredEvent::Assign(uint64_t sequence, int64_t seconds, int32_t nanos) {
   sequence_ = sequence;
+  publish_nanos_ = seconds * 1000000000 + nanos;
 
   uint8_t header[kAssignedFieldsReserve];
   uint8_t* out = header;

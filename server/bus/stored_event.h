@@ -37,10 +37,12 @@ class StoredEvent {
   // An event as the durable log returns it: `encoded` is the whole
   // encoding, assigned fields included, of the event numbered `sequence`.
   static std::shared_ptr<StoredEvent> FromLog(uint64_t sequence,
+                                              int64_t publish_nanos,
                                               std::string&& encoded) {
     auto stored = std::make_shared<StoredEvent>(std::move(encoded));
     stored->encoded_offset_ = 0;
     stored->sequence_ = sequence;
+    stored->publish_nanos_ = publish_nanos;
     return stored;
   }
 
@@ -51,6 +53,8 @@ class StoredEvent {
   // encoded() on the first call.
   const v1::Event& event() const;
   uint64_t sequence() const { return sequence_; }
+  // Its publish_time, in nanoseconds since the Unix epoch.
+  int64_t publish_nanos() const { return publish_nanos_; }
   // The serialized Event, exactly as a SubscribeResponse carries it.
   std::string_view encoded() const {
     return std::string_view(buffer_).substr(encoded_offset_);
@@ -66,6 +70,7 @@ class StoredEvent {
   std::string buffer_;
   size_t encoded_offset_ = kAssignedFieldsReserve;
   uint64_t sequence_ = 0;
+  int64_t publish_nanos_ = 0;
   mutable std::once_flag parsed_once_;
   mutable std::unique_ptr<v1::Event> parsed_;
 };

@@ -40,6 +40,7 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   absl::StatusOr<PublishAttempt> attempt =
       prepared.ok() ? bus_.TryPublish(&*prepared, {}) : prepared.status();
   if (!attempt.ok()) {
+    metrics_.PublishRejected(attempt.status().code());
     refusals_.Refused(RefusalLog::Level::kDebug, "publish", context->peer(),
                       attempt.status());
     return finish(ToGrpcStatus(attempt.status()));
@@ -47,7 +48,7 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   if (!attempt->published) {
     // A BLOCK subscriber holds the bus: wait without holding this thread.
     return HeldPublishReactor::Start(context, bus_, *std::move(prepared),
-                                     raw_response, delivery_.get());
+                                     raw_response, delivery_.get(), &metrics_);
   }
   const PublishResult& result = *attempt->published;
   if (spdlog::should_log(spdlog::level::debug)) {
@@ -61,8 +62,8 @@ grpc::ServerUnaryReactor* EventBusService::Publish(
   response.set_subscribers(static_cast<uint32_t>(result.subscribers));
   if (!result.stored) {
     // storage.fsync always: answered once the log has synced it.
-    return StoredPublishReactor::Start(bus_, result.sequence,
-                                       std::move(response), raw_response);
+    return StoredPublishReactor::Start(
+        bus_, result.sequence, std::move(response), raw_response, &metrics_);
   }
   *raw_response = SerializeRawMessage(response);
   return finish(grpc::Status::OK);
@@ -81,6 +82,7 @@ void EventBusService::StartStreaming(IoThreads* subscribe_io,
       .admission = &admission_,
       .budget = &response_budget_,
       .refusals = &refusals_,
+      .metrics = &metrics_,
       .instance_id = instance_id_,
       .io = subscribe_io};
   publish_stream_ = PublishStreamCall::Shared{
@@ -93,6 +95,7 @@ void EventBusService::StartStreaming(IoThreads* subscribe_io,
       .bus = &bus_,
       .admission = &admission_,
       .refusals = &refusals_,
+      .metrics = &metrics_,
       .instance_id = instance_id_,
       .io = publish_io};
   for (int i = 0; i < subscribe_io->size(); ++i) {

@@ -38,6 +38,7 @@
 #include "server/grpc/publish_stream_call.h"
 #include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
+#include "server/grpc/service_metrics.h"
 #include "server/grpc/subscribe_call.h"
 #include "server/security/admission.h"
 
@@ -82,12 +83,16 @@ class EventBusService final
   // both must outlive the server. Until this is called, those calls wait.
   void StartStreaming(IoThreads* subscribe_io, IoThreads* publish_io);
 
+  // What the calls counted (for /metrics).
+  const ServiceMetrics& metrics() const { return metrics_; }
+
  private:
   const Bus bus_;
   const std::string instance_id_;
   const Admission admission_;
   ResponseBudget response_budget_;
   RefusalLog refusals_;
+  ServiceMetrics metrics_;
   SubscribeCall::Shared subscribe_;
   PublishStreamCall::Shared publish_stream_;
   // Last: destroyed first, joining its threads, whose tasks (held unary

@@ -28,9 +28,10 @@ void PostAt(absl::Time when, std::weak_ptr<PublishWaiter> waiter,
 
 HeldPublishReactor* HeldPublishReactor::Start(
     grpc::CallbackServerContext* context, const Bus& bus, PreparedEvent event,
-    grpc::ByteBuffer* response, DeliveryQueue* delivery) {
+    grpc::ByteBuffer* response, DeliveryQueue* delivery,
+    ServiceMetrics* metrics) {
   auto reactor = std::make_shared<HeldPublishReactor>(
-      context, bus, std::move(event), response, delivery);
+      context, bus, std::move(event), response, delivery, metrics);
   {
     MutexLock lock(&reactor->mu_);
     reactor->self_ = reactor;
@@ -42,11 +43,13 @@ HeldPublishReactor* HeldPublishReactor::Start(
 HeldPublishReactor::HeldPublishReactor(grpc::CallbackServerContext* context,
                                        const Bus& bus, PreparedEvent event,
                                        grpc::ByteBuffer* response,
-                                       DeliveryQueue* delivery)
+                                       DeliveryQueue* delivery,
+                                       ServiceMetrics* metrics)
     : context_(context),
       bus_(bus),
       response_(response),
       delivery_(delivery),
+      metrics_(metrics),
       event_(std::move(event)) {}
 
 void HeldPublishReactor::Attempt() {
@@ -79,6 +82,11 @@ void HeldPublishReactor::Attempt() {
       *response_ = SerializeRawMessage(response);
     }
   }
+  End(status);
+}
+
+void HeldPublishReactor::End(const grpc::Status& status) {
+  if (!status.ok()) metrics_->PublishRejected(status.error_code());
   Finish(status);
 }
 
@@ -90,7 +98,7 @@ void HeldPublishReactor::OnCancel() {
     event_.reset();  // never published
   }
   const bool expired = context_->deadline() <= std::chrono::system_clock::now();
-  Finish(grpc::Status(
+  End(grpc::Status(
       expired ? grpc::StatusCode::DEADLINE_EXCEEDED
               : grpc::StatusCode::CANCELLED,
       "a subscriber with overflow BLOCK held the publish back until the call "

@@ -28,6 +28,7 @@
 #include "base/mutex.h"
 #include "server/bus/bus.h"
 #include "server/grpc/delivery_queue.h"
+#include "server/grpc/service_metrics.h"
 
 namespace eventbus {
 
@@ -43,12 +44,13 @@ class HeldPublishReactor final
   static HeldPublishReactor* Start(grpc::CallbackServerContext* context,
                                    const Bus& bus, PreparedEvent event,
                                    grpc::ByteBuffer* response,
-                                   DeliveryQueue* delivery);
+                                   DeliveryQueue* delivery,
+                                   ServiceMetrics* metrics);
 
   // Use Start; public for std::make_shared.
   HeldPublishReactor(grpc::CallbackServerContext* context, const Bus& bus,
                      PreparedEvent event, grpc::ByteBuffer* response,
-                     DeliveryQueue* delivery);
+                     DeliveryQueue* delivery, ServiceMetrics* metrics);
 
   void OnMayPublish() override { delivery_->Post(weak_from_this()); }
   void Run() override { Attempt(); }
@@ -58,11 +60,14 @@ class HeldPublishReactor final
  private:
   // Publishes and finishes, or waits again.
   void Attempt() ABSL_LOCKS_EXCLUDED(mu_);
+  // Finishes, counting a refusal.
+  void End(const grpc::Status& status);
 
   grpc::CallbackServerContext* const context_;
   const Bus bus_;
   grpc::ByteBuffer* const response_;
   DeliveryQueue* const delivery_;
+  ServiceMetrics* const metrics_;
   Mutex mu_;
   std::optional<PreparedEvent> event_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -199,6 +199,7 @@ void PublishStreamCall::OnRetryTimer(bool ok) {
 }
 
 void PublishStreamCall::Refuse(const absl::Status& status) {
+  shared_->metrics->PublishRejected(status.code());
   shared_->refusals->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
                              status);
   error_ = status;
@@ -250,6 +251,9 @@ int PublishStreamCall::StoredAcks() {
     return ready;
   }
   // Never acknowledged: the client sends them again.
+  for (int i = ready; i < pending_.acks_size(); ++i) {
+    shared_->metrics->PublishRejected(stored.status().code());
+  }
   pending_.mutable_acks()->DeleteSubrange(ready, pending_.acks_size() - ready);
   shared_->refusals->Refused(RefusalLog::Level::kDebug, "stream publish", peer_,
                              stored.status());

@@ -54,6 +54,7 @@
 #include "server/bus/bus.h"
 #include "server/grpc/io_threads.h"
 #include "server/grpc/refusal_log.h"
+#include "server/grpc/service_metrics.h"
 #include "server/security/admission.h"
 
 namespace eventbus {
@@ -80,6 +81,7 @@ class PublishStreamCall final
     // rate, the attribute limits) before the bus sees it.
     const Admission* admission = nullptr;
     RefusalLog* refusals = nullptr;
+    ServiceMetrics* metrics = nullptr;
     std::string instance_id;
     IoThreads* io = nullptr;
   };

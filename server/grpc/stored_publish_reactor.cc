@@ -10,9 +10,9 @@ namespace eventbus {
 
 StoredPublishReactor* StoredPublishReactor::Start(
     const Bus& bus, uint64_t sequence, v1::PublishResponse response,
-    grpc::ByteBuffer* raw_response) {
+    grpc::ByteBuffer* raw_response, ServiceMetrics* metrics) {
   auto reactor = std::make_shared<StoredPublishReactor>(
-      bus, sequence, std::move(response), raw_response);
+      bus, sequence, std::move(response), raw_response, metrics);
   {
     MutexLock lock(&reactor->mu_);
     reactor->self_ = reactor;
@@ -23,11 +23,13 @@ StoredPublishReactor* StoredPublishReactor::Start(
 
 StoredPublishReactor::StoredPublishReactor(const Bus& bus, uint64_t sequence,
                                            v1::PublishResponse response,
-                                           grpc::ByteBuffer* raw_response)
+                                           grpc::ByteBuffer* raw_response,
+                                           ServiceMetrics* metrics)
     : bus_(bus),
       sequence_(sequence),
       response_(std::move(response)),
-      raw_response_(raw_response) {}
+      raw_response_(raw_response),
+      metrics_(metrics) {}
 
 void StoredPublishReactor::OnMayPublish() { Check(); }
 
@@ -45,6 +47,11 @@ void StoredPublishReactor::Check() {
       status = ToGrpcStatus(stored.status());
     }
   }
+  End(status);
+}
+
+void StoredPublishReactor::End(const grpc::Status& status) {
+  if (!status.ok()) metrics_->PublishRejected(status.error_code());
   Finish(status);
 }
 
@@ -54,7 +61,7 @@ void StoredPublishReactor::OnCancel() {
     if (finished_) return;
     finished_ = true;
   }
-  Finish(grpc::Status(
+  End(grpc::Status(
       grpc::StatusCode::CANCELLED,
       absl::StrCat("the call ended while the event, published as sequence ",
                    sequence_,

@@ -25,6 +25,7 @@
 #include "base/mutex.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "server/bus/bus.h"
+#include "server/grpc/service_metrics.h"
 
 namespace eventbus {
 
@@ -38,12 +39,13 @@ class StoredPublishReactor final
   // the event is stored.
   static StoredPublishReactor* Start(const Bus& bus, uint64_t sequence,
                                      v1::PublishResponse response,
-                                     grpc::ByteBuffer* raw_response);
+                                     grpc::ByteBuffer* raw_response,
+                                     ServiceMetrics* metrics);
 
   // Use Start; public for std::make_shared.
   StoredPublishReactor(const Bus& bus, uint64_t sequence,
                        v1::PublishResponse response,
-                       grpc::ByteBuffer* raw_response);
+                       grpc::ByteBuffer* raw_response, ServiceMetrics* metrics);
 
   void OnMayPublish() override ABSL_LOCKS_EXCLUDED(mu_);
   void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_);
@@ -52,11 +54,14 @@ class StoredPublishReactor final
  private:
   // Finishes when the event is stored or cannot be; otherwise waits again.
   void Check() ABSL_LOCKS_EXCLUDED(mu_);
+  // Finishes, counting a refusal.
+  void End(const grpc::Status& status);
 
   const Bus bus_;
   const uint64_t sequence_;
   const v1::PublishResponse response_;
   grpc::ByteBuffer* const raw_response_;
+  ServiceMetrics* const metrics_;
   Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<StoredPublishReactor> self_ ABSL_GUARDED_BY(mu_);

@@ -71,10 +71,12 @@ void SubscribeCall::Begin() {
     EVENTBUS_RETURN_IF_ERROR(shared_->admission->CheckFilter(parsed.filter()));
     EVENTBUS_ASSIGN_OR_RETURN(SubscribeOptions options,
                               SubscribeOptionsFromRequest(parsed));
+    options.peer = peer_;
     return shared_->bus->Subscribe(std::move(options));
   }();
   request_.Clear();
   if (!subscription.ok()) {
+    shared_->metrics->SubscribeRejected(subscription.status().code());
     shared_->refusals->Refused(RefusalLog::Level::kInfo, "subscribe", peer_,
                                subscription.status());
     StartFinish(ToGrpcStatus(subscription.status()));
@@ -167,6 +169,7 @@ SubscribeCall::Next SubscribeCall::Fill() {
     }
     if (!batch_.empty()) {
       if (batch_.lag) NoteLag(*batch_.lag);
+      if (!batch_.events.empty()) ObserveLatency();
       grpc::Slice slice(SubscribeResponseSize(batch_));
       // A fresh slice is ours alone until it is handed to gRPC.
       WriteSubscribeResponse(batch_, const_cast<uint8_t*>(slice.begin()));
@@ -178,8 +181,19 @@ SubscribeCall::Next SubscribeCall::Fill() {
   }
 }
 
+void SubscribeCall::ObserveLatency() {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  Histogram& latency = shared_->metrics->delivery_latency();
+  for (const auto& event : batch_.events) {
+    latency.Observe(absl::Nanoseconds(now - event->publish_nanos()));
+  }
+}
+
 void SubscribeCall::StartFinish(const grpc::Status& status) {
   finishing_ = true;
+  if (subscription_ != nullptr) {
+    shared_->metrics->SubscriptionEnded(status.error_code());
+  }
   {
     MutexLock lock(&mu_);
     closing_ = true;

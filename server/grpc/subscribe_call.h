@@ -40,6 +40,7 @@
 #include "server/grpc/io_threads.h"
 #include "server/grpc/refusal_log.h"
 #include "server/grpc/response_budget.h"
+#include "server/grpc/service_metrics.h"
 #include "server/security/admission.h"
 #include "server/security/peer_limits.h"
 
@@ -69,6 +70,7 @@ class SubscribeCall final : public SubscriptionWaker,
     const Admission* admission = nullptr;
     ResponseBudget* budget = nullptr;
     RefusalLog* refusals = nullptr;
+    ServiceMetrics* metrics = nullptr;
     std::string instance_id;
     IoThreads* io = nullptr;
   };
@@ -105,6 +107,8 @@ class SubscribeCall final : public SubscriptionWaker,
   // Counts an operation about to start.
   void Started() ABSL_LOCKS_EXCLUDED(mu_);
   void NoteLag(const Lag& lag);
+  // Observes publish-to-write for each event in batch_ (being written).
+  void ObserveLatency();
   // Counts a completion; releases self_ once nothing is pending and the
   // call has ended.
   void Completed() ABSL_LOCKS_EXCLUDED(mu_);

@@ -52,6 +52,7 @@ absl::StatusOr<SubscribeOptions> SubscribeOptionsFromRequest(
                        " is not a value of eventbus.v1.Overflow (0 to 3)"));
   }
   options.name = request.name();
+  options.filter = request.filter();
   return options;
 }
 

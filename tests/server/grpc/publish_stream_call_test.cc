@@ -42,6 +42,7 @@ class PublishStreamOnly final
         .bus = &bus_,
         .admission = &admission_,
         .refusals = &refusals_,
+        .metrics = &metrics_,
         .instance_id = "test",
         .io = io};
     for (int i = 0; i < io->size(); ++i) PublishStreamCall::Await(&shared_, i);
@@ -51,6 +52,7 @@ class PublishStreamOnly final
   const Bus bus_;
   const Admission admission_;
   RefusalLog refusals_;
+  ServiceMetrics metrics_;
   PublishStreamCall::Shared shared_;
 };
 

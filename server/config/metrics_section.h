@@ -10,7 +10,7 @@ namespace eventbus {
 
 // metrics: GET /metrics and GET /healthz over HTTP.
 struct MetricsConfig {
-  // metrics.address: host:port or [IPv6]:port to serve on; empty: off.
+  // metrics.address: IPv4:port to serve on (port 0 picks one); empty: off.
   // (OpsML serves its own metrics on its port + 1, 3001 by default.)
   std::string address;
   // metrics.max_subscriber_series: named subscribers given their own

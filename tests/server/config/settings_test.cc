@@ -330,7 +330,7 @@ Flags:
       grants of client certificate common names (needs mTLS)
       default: none
   --metrics-address ADDR
-      serve Prometheus GET /metrics and GET /healthz on host:port (empty: off)
+      serve Prometheus GET /metrics and GET /healthz there (IPv4:port; empty: off)
       default: none
   --metrics-max-subscriber-series N
       named subscribers with their own behind series (0..10000)

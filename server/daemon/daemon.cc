@@ -234,6 +234,29 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   std::unique_ptr<Daemon> daemon(new Daemon(
       server.drain_timeout, bus, std::move(instance_id), std::move(admission)));
 
+  if (!config.metrics.address.empty()) {
+    daemon->metrics_sources_ = MetricsSources{
+        .bus = &daemon->bus_,
+        .service = &daemon->service_.metrics(),
+        .version = EVENTBUS_VERSION,
+        .max_subscriber_series = config.metrics.max_subscriber_series,
+        .reloads_applied = &daemon->reloads_applied_,
+        .reloads_failed = &daemon->reloads_failed_};
+    Daemon* const self = daemon.get();
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> endpoint =
+        HttpEndpoint::Start(
+            config.metrics.address,
+            {.metrics = [self] { return MetricsPage(self->metrics_sources_); },
+             .serving = [self] { return self->serving_.load(); }});
+    if (!endpoint.ok()) {
+      // Bad configuration: exit status 2, as for server.address.
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics.address: ", endpoint.status().message()));
+    }
+    daemon->metrics_ = *std::move(endpoint);
+    spdlog::info("metrics on http://{}/metrics", daemon->metrics_->address());
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -295,11 +318,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
       daemon->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
+  daemon->serving_ = true;
   return daemon;
 }
 
 void Daemon::Drain() {
   const absl::Time deadline = absl::Now() + drain_timeout_;
+  serving_ = false;
   server_->GetHealthCheckService()->SetServingStatus(false);
   bus_.Close();
   // Logged after the bus closed: from this line on, publishes are refused.

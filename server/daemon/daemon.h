@@ -17,6 +17,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -24,8 +25,10 @@
 #include "absl/time/time.h"
 #include "server/bus/bus.h"
 #include "server/config/config.h"
+#include "server/daemon/metrics_page.h"
 #include "server/grpc/event_bus_service.h"
 #include "server/grpc/io_threads.h"
+#include "server/metrics/http_endpoint.h"
 
 namespace eventbus {
 
@@ -60,6 +63,10 @@ class Daemon {
 
   // The address served, with the port resolved when config asked for 0.
   const std::string& address() const { return address_; }
+  // The metrics endpoint's address, likewise; empty when metrics are off.
+  std::string metrics_address() const {
+    return metrics_ != nullptr ? metrics_->address() : "";
+  }
   const std::string& instance_id() const { return instance_id_; }
 
  private:
@@ -80,6 +87,13 @@ class Daemon {
   std::unique_ptr<IoThreads> publish_io_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  // What /healthz says: true from the start until the drain begins.
+  std::atomic<bool> serving_{false};
+  std::atomic<uint64_t> reloads_applied_{0};
+  std::atomic<uint64_t> reloads_failed_{0};
+  MetricsSources metrics_sources_;
+  // Last: stopped first, before what its pages read.
+  std::unique_ptr<HttpEndpoint> metrics_;
 };
 
 }  // namespace eventbus

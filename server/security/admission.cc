@@ -20,8 +20,18 @@ Admission::Admission() {
 absl::Status Admission::AuthorizePublisher(
     const grpc::ServerContextBase& context) const {
   EVENTBUS_RETURN_IF_ERROR(CheckMetadata(context));
-  if (authorizer_ == nullptr) return absl::OkStatus();
-  return authorizer_->Authorize(context, Right::kPublish);
+  const std::shared_ptr<const Authorizer> authorizer = this->authorizer();
+  if (authorizer == nullptr) return absl::OkStatus();
+  return authorizer->Authorize(context, Right::kPublish);
+}
+
+void Admission::ReplaceAuthorizer(
+    std::shared_ptr<const Authorizer> authorizer) const {
+  if (authorizer_ != nullptr) authorizer_->Set(std::move(authorizer));
+}
+
+std::shared_ptr<const Authorizer> Admission::authorizer() const {
+  return authorizer_ != nullptr ? authorizer_->Get() : nullptr;
 }
 
 absl::Status Admission::AdmitEvent(std::string_view peer,
@@ -55,9 +65,9 @@ absl::Status Admission::CheckMetadata(
 absl::StatusOr<PeerLimits::Lease> Admission::AdmitSubscriber(
     const grpc::ServerContextBase& context) const {
   EVENTBUS_RETURN_IF_ERROR(CheckMetadata(context));
-  if (authorizer_ != nullptr) {
-    EVENTBUS_RETURN_IF_ERROR(
-        authorizer_->Authorize(context, Right::kSubscribe));
+  if (const std::shared_ptr<const Authorizer> authorizer = this->authorizer();
+      authorizer != nullptr) {
+    EVENTBUS_RETURN_IF_ERROR(authorizer->Authorize(context, Right::kSubscribe));
   }
   if (peer_limits_ == nullptr) return PeerLimits::Lease();
   return peer_limits_->AcquireSubscriber(PeerLimits::PeerOf(context.peer()));

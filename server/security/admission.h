@@ -5,8 +5,9 @@
 // start of every Publish and Subscribe; a publishing stream authorizes once
 // (AuthorizePublisher) and admits each event (AdmitEvent).
 //
-// A default Admission admits everything. Copies share their authorizer and
-// peer limits. Thread-safe: its parts are, and it changes nothing itself.
+// A default Admission admits everything. Copies share their authorizer
+// (which a reload may replace) and peer limits. Thread-safe: its parts are, and
+// it changes nothing itself.
 #ifndef EVENTBUS_SERVER_SECURITY_ADMISSION_H_
 #define EVENTBUS_SERVER_SECURITY_ADMISSION_H_
 
@@ -15,8 +16,10 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/mutex.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "server/security/authorizer.h"
 #include "server/security/peer_limits.h"
@@ -33,9 +36,15 @@ class Admission {
   Admission(std::shared_ptr<const Authorizer> authorizer,
             std::shared_ptr<PeerLimits> peer_limits,
             RequestLimits request_limits)
-      : authorizer_(std::move(authorizer)),
+      : authorizer_(std::make_shared<AuthorizerSlot>(std::move(authorizer))),
         peer_limits_(std::move(peer_limits)),
         request_limits_(request_limits) {}
+
+  // A reload: calls that start from now on (on every copy) are authorized
+  // by `authorizer`; calls already admitted keep going.
+  void ReplaceAuthorizer(std::shared_ptr<const Authorizer> authorizer) const;
+  // The authorizer in force (null: none).
+  std::shared_ptr<const Authorizer> authorizer() const;
 
   // The publish right of the call (after CheckMetadata).
   absl::Status AuthorizePublisher(const grpc::ServerContextBase& context) const;
@@ -65,7 +74,27 @@ class Admission {
   absl::Status CheckFilter(const v1::EventFilter& filter) const;
 
  private:
-  std::shared_ptr<const Authorizer> authorizer_;
+  // The authorizer in force, swapped whole by a reload.
+  class AuthorizerSlot {
+   public:
+    explicit AuthorizerSlot(std::shared_ptr<const Authorizer> authorizer)
+        : current_(std::move(authorizer)) {}
+    std::shared_ptr<const Authorizer> Get() const ABSL_LOCKS_EXCLUDED(mu_) {
+      MutexLock lock(&mu_);
+      return current_;
+    }
+    void Set(std::shared_ptr<const Authorizer> authorizer)
+        ABSL_LOCKS_EXCLUDED(mu_) {
+      MutexLock lock(&mu_);
+      current_.swap(authorizer);
+    }
+
+   private:
+    mutable Mutex mu_;
+    std::shared_ptr<const Authorizer> current_ ABSL_GUARDED_BY(mu_);
+  };
+
+  std::shared_ptr<AuthorizerSlot> authorizer_;
   std::shared_ptr<PeerLimits> peer_limits_;
   RequestLimits request_limits_;
 };

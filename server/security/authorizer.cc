@@ -100,12 +100,23 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
     std::vector<TokenEntry> tokens, std::map<std::string, Grants> subjects,
     DigestEquals digest_equals) {
-  std::vector<Token> digests;
-  digests.reserve(tokens.size());
-  for (TokenEntry& entry : tokens) {
+  return Build({}, std::move(tokens), {}, std::move(subjects), digest_equals);
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Build(
+    std::vector<Token> digests, std::vector<TokenEntry> tokens,
+    std::vector<TokenEntry> environment_tokens,
+    std::map<std::string, Grants> subjects, DigestEquals digest_equals) {
+  const size_t from_file = tokens.size();
+  std::move(environment_tokens.begin(), environment_tokens.end(),
+            std::back_inserter(tokens));
+  digests.reserve(digests.size() + tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    TokenEntry& entry = tokens[i];
     Token token{.digest = Sha256(entry.token),
                 .grants = entry.grants,
-                .name = std::move(entry.name)};
+                .name = std::move(entry.name),
+                .from_environment = i >= from_file};
     // Erase the secret as soon as its digest is taken.
     OPENSSL_cleanse(entry.token.data(), entry.token.size());
     for (const Token& earlier : digests) {
@@ -121,24 +132,48 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
       new Authorizer(std::move(digests), std::move(subjects), digest_equals));
 }
 
+absl::StatusOr<std::vector<TokenEntry>> Authorizer::ReadTokensFile(
+    const std::string& path) {
+  std::vector<TokenEntry> tokens;
+  if (path.empty()) return tokens;
+  EVENTBUS_ASSIGN_OR_RETURN(std::string text,
+                            ReadSettingFile("auth.tokens_file", path));
+  absl::StatusOr<std::vector<TokenEntry>> entries =
+      ParseTokenEntries(text, path, '\n');
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) {
+    // Not "no authentication": the operator asked for tokens.
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth.tokens_file: ", path, " defines no token"));
+  }
+  return entries;
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Reloaded(
+    const std::string& tokens_file,
+    std::map<std::string, Grants> subjects) const {
+  absl::StatusOr<std::vector<TokenEntry>> tokens = ReadTokensFile(tokens_file);
+  if (!tokens.ok() &&
+      !absl::StartsWith(tokens.status().message(), "auth.tokens_file")) {
+    // FILE:LINE: ...: name the key too.
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth.tokens_file: ", tokens.status().message()));
+  }
+  if (!tokens.ok()) return tokens.status();
+  std::vector<Token> kept;
+  for (const Token& token : tokens_) {
+    if (token.from_environment) kept.push_back(token);
+  }
+  return Build(std::move(kept), *std::move(tokens), {}, std::move(subjects),
+               digest_equals_);
+}
+
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromOptions(
     Options options) {
-  std::vector<TokenEntry> tokens;
-  if (!options.tokens_file.empty()) {
-    EVENTBUS_ASSIGN_OR_RETURN(
-        std::string text,
-        ReadSettingFile("auth.tokens_file", options.tokens_file));
-    absl::StatusOr<std::vector<TokenEntry>> entries =
-        ParseTokenEntries(text, options.tokens_file, '\n');
-    OPENSSL_cleanse(text.data(), text.size());
-    if (!entries.ok()) return entries.status();
-    if (entries->empty()) {
-      // Not "no authentication": the operator asked for tokens.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "auth.tokens_file: ", options.tokens_file, " defines no token"));
-    }
-    tokens = std::move(*entries);
-  }
+  EVENTBUS_ASSIGN_OR_RETURN(std::vector<TokenEntry> tokens,
+                            ReadTokensFile(options.tokens_file));
+  std::vector<TokenEntry> environment;
   if (!options.tokens.empty()) {
     absl::StatusOr<std::vector<TokenEntry>> entries = ParseTokenEntries(
         options.tokens, "environment EVENTBUS_AUTH_TOKENS", ';');
@@ -148,9 +183,10 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromOptions(
       return absl::InvalidArgumentError(
           "environment EVENTBUS_AUTH_TOKENS defines no token");
     }
-    std::move(entries->begin(), entries->end(), std::back_inserter(tokens));
+    environment = *std::move(entries);
   }
-  return Create(std::move(tokens), std::move(options.subjects));
+  return Build({}, std::move(tokens), std::move(environment),
+               std::move(options.subjects), &ConstantTimeEquals);
 }
 
 std::vector<std::string> Authorizer::Describe() const {

@@ -105,6 +105,14 @@ class Authorizer {
   static absl::StatusOr<std::unique_ptr<Authorizer>> FromOptions(
       Options options);
 
+  // For a reload (SIGHUP): an authorizer with the tokens of `tokens_file`
+  // (read again; empty: none), `subjects`, and this one's tokens from
+  // EVENTBUS_AUTH_TOKENS (whose text was erased at start; the environment
+  // cannot change anyway). Errors: FromOptions's.
+  absl::StatusOr<std::unique_ptr<Authorizer>> Reloaded(
+      const std::string& tokens_file,
+      std::map<std::string, Grants> subjects) const;
+
   // Whether calls are checked at all.
   bool enabled() const { return !tokens_.empty() || !subjects_.empty(); }
   size_t token_count() const { return tokens_.size(); }
@@ -128,7 +136,18 @@ class Authorizer {
     Digest digest;
     Grants grants;
     std::string name;
+    bool from_environment = false;
   };
+
+  // `digests` (kept from another authorizer), then `tokens` and
+  // `environment_tokens` hashed and erased; refuses a token twice.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Build(
+      std::vector<Token> digests, std::vector<TokenEntry> tokens,
+      std::vector<TokenEntry> environment_tokens,
+      std::map<std::string, Grants> subjects, DigestEquals digest_equals);
+  // The entries of auth.tokens_file (none for an empty path).
+  static absl::StatusOr<std::vector<TokenEntry>> ReadTokensFile(
+      const std::string& path);
 
   Authorizer(std::vector<Token> tokens, std::map<std::string, Grants> subjects,
              DigestEquals digest_equals)

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -110,6 +111,11 @@ absl::StatusOr<Invocation> ParseInvocation(
     int argc, const char* const* argv,
     const std::function<std::optional<std::string>(const std::string&)>&
         getenv);
+
+// The keys whose values differ between `a` and `b`, in usage order (for a
+// reload). The tokens of EVENTBUS_AUTH_TOKENS are not a setting: not
+// compared.
+std::vector<std::string> ChangedSettings(const Config& a, const Config& b);
 
 // Usage text for --help listing every flag, the env variables and the config
 // keys, with their defaults.

@@ -174,6 +174,14 @@ const std::vector<Setting>& Settings() {
   return *kSettings;
 }
 
+std::vector<std::string> ChangedSettings(const Config& a, const Config& b) {
+  std::vector<std::string> changed;
+  for (const Setting& setting : Settings()) {
+    if (setting.show(a) != setting.show(b)) changed.push_back(setting.key);
+  }
+  return changed;
+}
+
 const std::vector<std::string>& SettingSections() {
   static const std::vector<std::string>* const kSections = [] {
     auto* sections = new std::vector<std::string>();

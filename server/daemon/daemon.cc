@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -319,7 +320,49 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
   daemon->serving_ = true;
+  daemon->config_ = std::move(config);
   return daemon;
+}
+
+void Daemon::Reload(absl::StatusOr<Config> config) {
+  absl::Status applied = [&]() -> absl::Status {
+    if (!config.ok()) return config.status();
+    if (!config->auth.tokens.empty()) {
+      // EVENTBUS_AUTH_TOKENS was erased at start: what it set stays.
+      OPENSSL_cleanse(config->auth.tokens.data(), config->auth.tokens.size());
+      config->auth.tokens.clear();
+    }
+    const std::shared_ptr<const Authorizer> current = admission_.authorizer();
+    EVENTBUS_ASSIGN_OR_RETURN(
+        std::shared_ptr<const Authorizer> next,
+        current->Reloaded(config->auth.tokens_file, config->auth.subjects));
+    for (const std::string& key : ChangedSettings(config_, *config)) {
+      if (key == "auth.tokens_file" || key == "auth.subjects" ||
+          key == "log.level") {
+        continue;
+      }
+      spdlog::warn("reload: {} changed; it needs a restart, ignored until then",
+                   key);
+    }
+    admission_.ReplaceAuthorizer(next);
+    spdlog::set_level(spdlog::level::from_str(config->log.level));
+    config_.auth.tokens_file = config->auth.tokens_file;
+    config_.auth.subjects = config->auth.subjects;
+    config_.log.level = config->log.level;
+    spdlog::info(
+        "reload: applied; authorization {}: {} tokens, {} subjects; "
+        "log.level {}",
+        next->enabled() ? "on" : "off", next->token_count(),
+        next->subject_count(), config->log.level);
+    return absl::OkStatus();
+  }();
+  if (applied.ok()) {
+    ++reloads_applied_;
+  } else {
+    ++reloads_failed_;
+    spdlog::error("reload failed, the settings in force are kept: {}",
+                  EscapeForLog(std::string(applied.message())));
+  }
 }
 
 void Daemon::Drain() {

@@ -61,6 +61,16 @@ class Daemon {
   // drain_timeout. Returns when the server has stopped.
   void Drain();
 
+  // SIGHUP: applies what `config` (read again from the same file,
+  // environment and flags; an error when that failed) changes of the
+  // settings that can change while serving: auth.tokens_file (read again),
+  // auth.subjects and log.level. New calls see them; calls already admitted
+  // keep going. Other changed settings are logged as ignored until a
+  // restart. On any error nothing changes and the error is logged, naming
+  // the key. Counted in eventbus_config_reloads_total{result}. From main's
+  // thread only.
+  void Reload(absl::StatusOr<Config> config);
+
   // The address served, with the port resolved when config asked for 0.
   const std::string& address() const { return address_; }
   // The metrics endpoint's address, likewise; empty when metrics are off.
@@ -75,12 +85,17 @@ class Daemon {
       : drain_timeout_(drain_timeout),
         bus_(bus),
         instance_id_(instance_id),
+        admission_(admission),
         service_(std::move(bus), std::move(instance_id), std::move(admission)) {
   }
 
   const absl::Duration drain_timeout_;
   const Bus bus_;
   const std::string instance_id_;
+  // A copy of the service's: they share the authorizer a reload replaces.
+  const Admission admission_;
+  // The settings started with (without the tokens); a reload compares.
+  Config config_;
   EventBusService service_;
   // Before server_: the server is destroyed first, then its queues.
   std::unique_ptr<IoThreads> io_;

@@ -1,12 +1,14 @@
 // eventbusd: serves the event bus over gRPC until SIGTERM or SIGINT, then
 // drains. Exit status: 0 after a drain, 1 when it cannot start, 2 for bad
 // configuration or usage. Under a service manager that sets $NOTIFY_SOCKET
-// (systemd Type=notify) it reports READY=1 once it serves and STOPPING=1
-// when the drain begins.
+// (systemd Type=notify) it reports READY=1 once it serves, RELOADING=1
+// around a reload and STOPPING=1 when the drain begins. SIGHUP reloads what
+// can change while serving (Daemon::Reload) and never ends the process.
 #include <google/protobuf/stubs/logging.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/config/config.h"
 #include "server/daemon/daemon.h"
+#include "server/daemon/json_log_formatter.h"
 #include "server/daemon/shutdown_signals.h"
 #include "server/daemon/systemd_notify.h"
 
@@ -47,10 +50,15 @@ void TellServiceManager(const std::string& state) {
   }
 }
 
-void SetUpLogging(const std::string& level) {
+void SetUpLogging(const eventbus::LogConfig& log) {
   auto logger = spdlog::stderr_logger_mt("eventbusd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
-                      spdlog::pattern_time_type::utc);
+  if (log.format == "json") {
+    logger->set_formatter(std::make_unique<eventbus::JsonLogFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
+                        spdlog::pattern_time_type::utc);
+  }
+  const std::string& level = log.level;
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
   // Protobuf logs an error line of its own format for every request that
@@ -115,7 +123,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   eventbus::Config& config = invocation->config;
-  SetUpLogging(config.log.level);
+  SetUpLogging(config.log);
   const eventbus::BusConfig bus = config.bus;
   const uint32_t max_subscribers = config.server.max_subscribers;
 
@@ -133,7 +141,21 @@ int main(int argc, char** argv) {
       max_subscribers, (*daemon)->instance_id());
   TellServiceManager("READY=1\nSTATUS=serving on " + (*daemon)->address());
 
-  const int signal = signals->Await();
+  int signal = 0;
+  while ((signal = signals->Await()) == SIGHUP) {
+    spdlog::info("received SIGHUP: reloading");
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    TellServiceManager(
+        "RELOADING=1\nMONOTONIC_USEC=" +
+        std::to_string(now.tv_sec * 1000000LL + now.tv_nsec / 1000));
+    absl::StatusOr<eventbus::Invocation> reread =
+        eventbus::ParseInvocation(argc, argv, GetEnv);
+    (*daemon)->Reload(reread.ok() ? absl::StatusOr<eventbus::Config>(
+                                        std::move(reread->config))
+                                  : reread.status());
+    TellServiceManager("READY=1\nSTATUS=serving on " + (*daemon)->address());
+  }
   spdlog::info("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   TellServiceManager("STOPPING=1\nSTATUS=draining");
   (*daemon)->Drain();

@@ -15,6 +15,7 @@ absl::StatusOr<ShutdownSignals*> ShutdownSignals::Install() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   if (const int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr);
       error != 0) {
     return absl::InternalError(
@@ -45,20 +46,34 @@ void ShutdownSignals::Serving() {
 
 int ShutdownSignals::Await() {
   MutexLock lock(&mu_);
-  while (received_ == 0) received_changed_.WaitUntil(absl::InfiniteFuture());
-  return received_;
+  while (received_ == 0 && !reload_) {
+    received_changed_.WaitUntil(absl::InfiniteFuture());
+  }
+  if (received_ != 0) return received_;
+  reload_ = false;
+  return SIGHUP;
 }
 
 void ShutdownSignals::Run() {
   int signal = 0;
-  sigwait(&signals_, &signal);
-  {
+  while (true) {
+    sigwait(&signals_, &signal);
     MutexLock lock(&mu_);
+    if (signal == SIGHUP) {
+      // Starting: nothing to reload yet, and no reason to die.
+      if (serving_ && received_ == 0) {
+        reload_ = true;
+        received_changed_.SignalAll();
+      }
+      continue;
+    }
     if (serving_) {
       received_ = signal;
       received_changed_.SignalAll();
-      return;  // later signals stay blocked: the drain has its own timeout
+      continue;  // later signals are taken and dropped: the drain has its
+                 // own timeout
     }
+    break;
   }
   // Still starting: die of the signal, as without a handler. Unblocked
   // here, the signal raised again is taken by this thread.

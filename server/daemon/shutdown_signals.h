@@ -1,4 +1,5 @@
-// ShutdownSignals: SIGTERM and SIGINT, from the first line of main.
+// ShutdownSignals: SIGTERM and SIGINT, and SIGHUP (reload), from the first
+// line of main.
 //
 // Created before anything else (before any file is read, before gRPC starts
 // a thread): it blocks both signals, so that every later thread inherits the
@@ -6,7 +7,10 @@
 // called a signal ends the process at once, as its default action would:
 // a start-up that hangs (a config file on a dead network mount, say) still
 // stops on SIGTERM. After Serving(), Await() returns the signal so that main
-// can drain.
+// can drain. SIGHUP never ends the process (its default action would, so
+// a `kill -HUP` meant as a reload, or a closed terminal, used to end the
+// bus): before Serving() it is ignored, after it Await() returns it, once
+// however many arrived meanwhile, until SIGTERM or SIGINT came.
 //
 // One per process. Thread-safe.
 #ifndef EVENTBUS_SERVER_DAEMON_SHUTDOWN_SIGNALS_H_
@@ -33,7 +37,8 @@ class ShutdownSignals {
   // process.
   void Serving() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Waits for the first signal after Serving() and returns its number.
+  // Waits for the next signal after Serving() and returns its number:
+  // SIGHUP (a reload asked for) or, from then on, SIGTERM or SIGINT.
   int Await() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -46,6 +51,7 @@ class ShutdownSignals {
   CondVar received_changed_{&mu_};
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
   int received_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reload_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace eventbus

@@ -617,6 +617,9 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertEqual(self.service["RestartPreventExitStatus"], "2")  # bad config
         self.assertIn("WantedBy", self.unit["Install"])
 
+    def test_reload_sends_sighup(self):
+        self.assertEqual(self.service["ExecReload"], "/bin/kill -HUP $MAINPID")
+
     def test_stop_timeout_covers_the_drain(self):
         self.assertEqual(self.service.get("KillSignal", "SIGTERM"), "SIGTERM")
         self.assertGreater(parse_duration(self.service["TimeoutStopSec"]), default_drain_timeout())

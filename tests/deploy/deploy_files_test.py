@@ -336,6 +336,19 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(exec_form(entrypoint), [IMAGE_EVENTBUSD, "--config", CONFIG_PATH])
         self.assertNotIn("command", self.sidecar)  # the entrypoint stays
 
+    def test_prometheus_scrapes_the_metrics_port(self):
+        port = int(self.config["metrics"]["address"].rsplit(":", 1)[1])
+        self.assertEqual(self.config["metrics"]["address"].rsplit(":", 1)[0], "0.0.0.0")
+        self.assertNotEqual(port, 3001)  # OpsML's own metrics (its port + 1)
+        annotations = self.deployment["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual(annotations["prometheus.io/scrape"], "true")
+        self.assertEqual(annotations["prometheus.io/port"], str(port))
+        self.assertEqual(annotations["prometheus.io/path"], "/metrics")
+        self.assertIn(port, [p["containerPort"] for p in self.sidecar["ports"]])
+        policy = next(o for (kind, _), o in self.objects.items() if kind == "NetworkPolicy")
+        allowed = [p["port"] for rule in policy["spec"]["ingress"] for p in rule.get("ports", [])]
+        self.assertIn(port, allowed)
+
     def test_network_policy_keeps_the_bus_in_the_pod(self):
         policy = next(o for (kind, _), o in self.objects.items() if kind == "NetworkPolicy")
         labels = self.deployment["spec"]["template"]["metadata"]["labels"]
@@ -350,8 +363,9 @@ class KubernetesTest(unittest.TestCase):
             path = os.path.join(tmp, "eventbus.yaml")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(self.config_text)
-            # Flags override the file's address only: a free loopback port.
-            daemon = Daemon("--config", path, "--address", "127.0.0.1:0")
+            # Flags override the file's addresses only: free loopback ports.
+            daemon = Daemon("--config", path, "--address", "127.0.0.1:0",
+                            "--metrics-address", "127.0.0.1:0")
             try:
                 settings = daemon.settings
                 self.assertIn("capacity %d" % self.config["bus"]["capacity"], settings)

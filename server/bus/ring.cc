@@ -184,10 +184,11 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
   const uint64_t from_sequence = options.from_sequence;
   const Overflow overflow = options.overflow;
   auto reader = std::make_unique<RingReader>();
-  reader->name = options.name;
-  reader->peer = options.peer;
-  reader->filter = options.filter;
-  reader->start_time = options_.clock();
+  reader->description = std::make_shared<const RingReader::Description>(
+      RingReader::Description{.name = options.name,
+                              .peer = options.peer,
+                              .filter = options.filter,
+                              .start_time = options_.clock()});
   MutexLock lock(&mu_);
   if (closed_) {
     return absl::UnavailableError("the bus is draining; not subscribing");
@@ -255,21 +256,37 @@ void Ring::Unregister(RingReader* reader) {
 }
 
 std::vector<SubscriberSnapshot> Ring::Subscribers() const {
-  std::vector<SubscriberSnapshot> snapshots;
+  struct Listed {
+    std::shared_ptr<const RingReader::Description> description;
+    Overflow overflow;
+    uint64_t cursor, received, missed;
+  };
+  std::vector<Listed> listed;
   {
     MutexLock lock(&mu_);
-    snapshots.reserve(readers_.size());
+    listed.reserve(readers_.size());
     for (const RingReader* reader : readers_) {
-      snapshots.push_back(SubscriberSnapshot{
-          .name = reader->name,
-          .peer = reader->peer,
-          .start_time = reader->start_time,
-          .filter = reader->filter,
-          .overflow = reader->overflow,
-          .next_sequence = reader->cursor,
-          .received = reader->received.load(std::memory_order_relaxed),
-          .missed = reader->missed.load(std::memory_order_relaxed)});
+      listed.push_back(
+          Listed{.description = reader->description,
+                 .overflow = reader->overflow,
+                 .cursor = reader->cursor,
+                 .received = reader->received.load(std::memory_order_relaxed),
+                 .missed = reader->missed.load(std::memory_order_relaxed)});
     }
+  }
+  // The copies are made outside the lock that publishers take.
+  std::vector<SubscriberSnapshot> snapshots;
+  snapshots.reserve(listed.size());
+  for (const Listed& one : listed) {
+    snapshots.push_back(
+        SubscriberSnapshot{.name = one.description->name,
+                           .peer = one.description->peer,
+                           .start_time = one.description->start_time,
+                           .filter = one.description->filter,
+                           .overflow = one.overflow,
+                           .next_sequence = one.cursor,
+                           .received = one.received,
+                           .missed = one.missed});
   }
   std::stable_sort(
       snapshots.begin(), snapshots.end(),

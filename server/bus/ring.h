@@ -48,11 +48,15 @@ namespace eventbus {
 // only the Ring touches them, except the description (set before the ring
 // lists the reader, constant after) and the two counters.
 struct RingReader {
-  // Set by Register, for Bus::Subscribers.
-  std::string name;
-  std::string peer;
-  v1::EventFilter filter;
-  absl::Time start_time;
+  // What Bus::Subscribers shows of it, fixed at Register; shared so that a
+  // listing copies a pointer, not the strings and the filter, under mu_.
+  struct Description {
+    std::string name;
+    std::string peer;
+    v1::EventFilter filter;
+    absl::Time start_time;
+  };
+  std::shared_ptr<const Description> description;
   // Counted by the Subscription's one reading thread after each read, read
   // by anyone: relaxed atomics no other thread writes.
   std::atomic<uint64_t> received{0};

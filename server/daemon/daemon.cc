@@ -250,7 +250,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
             {.metrics = [self] { return MetricsPage(self->metrics_sources_); },
              .serving = [self] { return self->serving_.load(); }});
     if (!endpoint.ok()) {
-      // Bad configuration: exit status 2, as for server.address.
+      // The setting's problem: exit status 2 naming it (README: Metrics).
       return absl::InvalidArgumentError(
           absl::StrCat("metrics.address: ", endpoint.status().message()));
     }

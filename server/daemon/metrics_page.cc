@@ -88,7 +88,7 @@ std::string MetricsPage(const MetricsSources& sources) {
              static_cast<double>(stats.oldest_sequence));
   page.Family("eventbus_delivery_latency_seconds", "histogram",
               "Time from an event's publish to the start of the write that "
-              "carries it to a subscriber.");
+              "carries it to a subscriber (replays left out).");
   page.HistogramSamples("eventbus_delivery_latency_seconds",
                         service.delivery_latency().Snapshot());
 

@@ -61,7 +61,8 @@ void StoredPublishReactor::OnCancel() {
     if (finished_) return;
     finished_ = true;
   }
-  End(grpc::Status(
+  // Not a refusal: the event has its sequence and is published.
+  Finish(grpc::Status(
       grpc::StatusCode::CANCELLED,
       absl::StrCat("the call ended while the event, published as sequence ",
                    sequence_,

@@ -83,6 +83,7 @@ void SubscribeCall::Begin() {
     return;
   }
   subscription_ = *std::move(subscription);
+  subscribed_at_nanos_ = absl::ToUnixNanos(absl::Now());
   context_.AddInitialMetadata(kStartSequenceMetadataKey,
                               std::to_string(subscription_->cursor()));
   spdlog::debug("subscriber '{}' ({}) starts at sequence {}, overflow {}",
@@ -185,6 +186,8 @@ void SubscribeCall::ObserveLatency() {
   const int64_t now = absl::ToUnixNanos(absl::Now());
   Histogram& latency = shared_->metrics->delivery_latency();
   for (const auto& event : batch_.events) {
+    // A replay (from_sequence, from_earliest, the log) is not latency.
+    if (event->publish_nanos() < subscribed_at_nanos_) continue;
     latency.Observe(absl::Nanoseconds(now - event->publish_nanos()));
   }
 }

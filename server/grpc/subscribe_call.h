@@ -107,7 +107,8 @@ class SubscribeCall final : public SubscriptionWaker,
   // Counts an operation about to start.
   void Started() ABSL_LOCKS_EXCLUDED(mu_);
   void NoteLag(const Lag& lag);
-  // Observes publish-to-write for each event in batch_ (being written).
+  // Observes publish-to-write for each event in batch_ (being written)
+  // that was published after the call subscribed.
   void ObserveLatency();
   // Counts a completion; releases self_ once nothing is pending and the
   // call has ended.
@@ -139,6 +140,9 @@ class SubscribeCall final : public SubscriptionWaker,
   bool finishing_ = false;  // StartFinish ran
   bool done_ = false;       // the call has ended (done_tag_)
   uint64_t missed_total_ = 0;
+  // When it subscribed: events published before are a replay, left out of
+  // the delivery latency.
+  int64_t subscribed_at_nanos_ = 0;
   uint64_t missed_since_warning_ = 0;
   absl::Time last_lag_warning_ = absl::InfinitePast();
   grpc::Status end_status_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/text.h"
 #include "server/metrics/exposition.h"
 
 namespace eventbus {
@@ -51,7 +52,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
   mg_callbacks callbacks{};
   // civetweb's own complaints (a bad request, say) are a client's doing.
   callbacks.log_message = [](const mg_connection*, const char* message) {
-    spdlog::debug("metrics endpoint: {}", message);
+    spdlog::debug("metrics endpoint: {}", EscapeForLog(message));
     return 1;
   };
   mg_init_data init{&callbacks, endpoint.get(), options};

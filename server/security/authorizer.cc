@@ -111,23 +111,27 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Build(
   std::move(environment_tokens.begin(), environment_tokens.end(),
             std::back_inserter(tokens));
   digests.reserve(digests.size() + tokens.size());
+  // Every secret is erased as soon as its digest is taken, also those after
+  // a duplicate.
+  absl::Status duplicate;
   for (size_t i = 0; i < tokens.size(); ++i) {
     TokenEntry& entry = tokens[i];
     Token token{.digest = Sha256(entry.token),
                 .grants = entry.grants,
                 .name = std::move(entry.name),
                 .from_environment = i >= from_file};
-    // Erase the secret as soon as its digest is taken.
     OPENSSL_cleanse(entry.token.data(), entry.token.size());
+    if (!duplicate.ok()) continue;
     for (const Token& earlier : digests) {
       if (earlier.digest == token.digest) {
-        return absl::InvalidArgumentError(
+        duplicate = absl::InvalidArgumentError(
             absl::StrCat("the same token is defined twice: ", earlier.name,
                          " and ", token.name));
       }
     }
     digests.push_back(std::move(token));
   }
+  if (!duplicate.ok()) return duplicate;
   return std::unique_ptr<Authorizer>(
       new Authorizer(std::move(digests), std::move(subjects), digest_equals));
 }
@@ -164,6 +168,12 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Reloaded(
   std::vector<Token> kept;
   for (const Token& token : tokens_) {
     if (token.from_environment) kept.push_back(token);
+  }
+  if (enabled() && kept.empty() && tokens->empty() && subjects.empty()) {
+    // As at start: authentication is never turned off by accident.
+    return absl::InvalidArgumentError(
+        "auth.tokens_file: the reload leaves no token and no subject, which "
+        "would turn authentication off; restart to do that");
   }
   return Build(std::move(kept), *std::move(tokens), {}, std::move(subjects),
                digest_equals_);

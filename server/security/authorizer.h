@@ -108,7 +108,10 @@ class Authorizer {
   // For a reload (SIGHUP): an authorizer with the tokens of `tokens_file`
   // (read again; empty: none), `subjects`, and this one's tokens from
   // EVENTBUS_AUTH_TOKENS (whose text was erased at start; the environment
-  // cannot change anyway). Errors: FromOptions's.
+  // cannot change anyway). Errors: FromOptions's, and InvalidArgument when
+  // this one is enabled and the new one would not be (turning
+  // authentication off takes a restart, as at start, where a tokens file
+  // without a token is refused).
   absl::StatusOr<std::unique_ptr<Authorizer>> Reloaded(
       const std::string& tokens_file,
       std::map<std::string, Grants> subjects) const;

@@ -119,6 +119,18 @@ class ReloadTest(lib.EventBusTestCase):
         self.publish_as(TOKEN_A)
         self.assertEqual(self.metric('eventbus_config_reloads_total{result="failed"}'), 1)
 
+    def test_a_reload_never_turns_authentication_off(self):
+        # A daemon whose tokens file comes from its config file alone.
+        config = os.path.join(self.tmp.name, "auth.yaml")
+        self.write(config, "auth:\n  tokens_file: %s\n" % self.tokens)
+        self.daemon = self.start_daemon("--config", config)
+        self.stub = lib.pb_grpc.EventBusServiceStub(self.open_channel(self.daemon))
+        self.write(config, "bus:\n  capacity: 64\n")
+        line = self.reload("reload failed")
+        self.assertIn("would turn authentication off", line)
+        self.assert_unauthenticated("token-c-0123456789abcdef")
+        self.publish_as(TOKEN_A)
+
     def test_log_level_reloads_and_restart_keys_are_ignored(self):
         self.publish_as(TOKEN_A)
         self.assertNotRegex(self.daemon.log(), r"debug published sequence=1 ")

@@ -168,7 +168,8 @@ std::string UsageText() {
       "\n"
       "Durations look like \"500ms\", \"5s\", \"1m\" or \"1h\".\n"
       "Sizes are bytes, or a number with B, KiB, MiB or GiB: \"512KiB\".\n"
-      "Grants are publish, subscribe or publish,subscribe.\n"
+      "Grants are publish, subscribe, admin, or several joined by commas:\n"
+      "publish,subscribe,admin.\n"
       "\n"
       "Environment (overrides the file; flags override it):\n");
   for (const Setting& setting : Settings()) {

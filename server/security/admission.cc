@@ -25,6 +25,14 @@ absl::Status Admission::AuthorizePublisher(
   return authorizer->Authorize(context, Right::kPublish);
 }
 
+absl::Status Admission::AuthorizeAdmin(
+    const grpc::ServerContextBase& context) const {
+  EVENTBUS_RETURN_IF_ERROR(CheckMetadata(context));
+  const std::shared_ptr<const Authorizer> authorizer = this->authorizer();
+  if (authorizer == nullptr) return absl::OkStatus();
+  return authorizer->Authorize(context, Right::kAdmin);
+}
+
 void Admission::ReplaceAuthorizer(
     std::shared_ptr<const Authorizer> authorizer) const {
   if (authorizer_ != nullptr) authorizer_->Set(std::move(authorizer));

@@ -3,7 +3,8 @@
 // peer's quota (PeerLimits: RESOURCE_EXHAUSTED), then the request's size
 // limits (RequestLimits: INVALID_ARGUMENT). EventBusService runs it at the
 // start of every Publish and Subscribe; a publishing stream authorizes once
-// (AuthorizePublisher) and admits each event (AdmitEvent).
+// (AuthorizePublisher) and admits each event (AdmitEvent). AdminService
+// calls only need the admin right (AuthorizeAdmin).
 //
 // A default Admission admits everything. Copies share their authorizer
 // (which a reload may replace) and peer limits. Thread-safe: its parts are, and
@@ -48,6 +49,8 @@ class Admission {
 
   // The publish right of the call (after CheckMetadata).
   absl::Status AuthorizePublisher(const grpc::ServerContextBase& context) const;
+  // CheckMetadata, then the admin right (AdminService).
+  absl::Status AuthorizeAdmin(const grpc::ServerContextBase& context) const;
 
   // ResourceExhausted naming limits.max_metadata_bytes when the call's
   // request metadata is larger. gRPC checks its own limit only once the

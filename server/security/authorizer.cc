@@ -36,11 +36,27 @@ std::string_view StdView(absl::string_view text) {
 bool IsTokenCharacter(char c) { return c > ' ' && c < 0x7f; }
 
 const char* RightName(Right right) {
-  return right == Right::kPublish ? "publish" : "subscribe";
+  switch (right) {
+    case Right::kPublish:
+      return "publish";
+    case Right::kSubscribe:
+      return "subscribe";
+    case Right::kAdmin:
+      return "administer";
+  }
+  return "?";
 }
 
 bool Has(Grants grants, Right right) {
-  return right == Right::kPublish ? grants.publish : grants.subscribe;
+  switch (right) {
+    case Right::kPublish:
+      return grants.publish;
+    case Right::kSubscribe:
+      return grants.subscribe;
+    case Right::kAdmin:
+      return grants.admin;
+  }
+  return false;
 }
 
 // One entry "TOKEN GRANTS [NAME]"; `where` prefixes messages and is the

@@ -3,7 +3,8 @@
 // common name of its verified client certificate.
 //
 // Tokens come from auth.tokens_file and EVENTBUS_AUTH_TOKENS, as entries
-// "TOKEN GRANTS [NAME]" (GRANTS: publish, subscribe or publish,subscribe).
+// "TOKEN GRANTS [NAME]" (GRANTS: publish, subscribe, admin, or several
+// joined by commas: publish,subscribe,admin).
 // The authorizer keeps only each token's SHA-256 digest, and compares the
 // digest of a presented token with every known digest in constant time,
 // without stopping at a match: neither the time taken nor the memory kept
@@ -42,7 +43,7 @@
 namespace eventbus {
 
 // What a call asks to do.
-enum class Right { kPublish, kSubscribe };
+enum class Right { kPublish, kSubscribe, kAdmin };
 
 // One configured bearer token.
 struct TokenEntry {

@@ -1,8 +1,11 @@
 #include "server/security/grants.h"
 
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
@@ -16,6 +19,7 @@ absl::StatusOr<Grants> ParseGrants(std::string_view text) {
     right = absl::StripAsciiWhitespace(right);
     bool* granted = right == "publish"     ? &grants.publish
                     : right == "subscribe" ? &grants.subscribe
+                    : right == "admin"     ? &grants.admin
                                            : nullptr;
     if (granted == nullptr || *granted) {
       valid = false;
@@ -25,18 +29,20 @@ absl::StatusOr<Grants> ParseGrants(std::string_view text) {
   }
   if (!valid) {
     return absl::InvalidArgumentError(
-        absl::StrCat("grants must be publish, subscribe or publish,subscribe, "
-                     "got \"",
+        absl::StrCat("grants must be publish, subscribe, admin or several "
+                     "of them joined by commas, got \"",
                      absl::CHexEscape(view), "\""));
   }
   return grants;
 }
 
 std::string FormatGrants(Grants grants) {
-  if (grants.publish && grants.subscribe) return "publish,subscribe";
-  if (grants.publish) return "publish";
-  if (grants.subscribe) return "subscribe";
-  return "none";
+  std::vector<absl::string_view> rights;
+  if (grants.publish) rights.push_back("publish");
+  if (grants.subscribe) rights.push_back("subscribe");
+  if (grants.admin) rights.push_back("admin");
+  if (rights.empty()) return "none";
+  return absl::StrJoin(rights, ",");
 }
 
 }  // namespace eventbus

@@ -733,17 +733,24 @@ TEST(ConfigTest, Grants) {
   EXPECT_EQ(ParseGrants("subscribe").value(), kSubscribe);
   EXPECT_EQ(ParseGrants("publish,subscribe").value(), kBoth);
   EXPECT_EQ(ParseGrants("subscribe , publish").value(), kBoth);
-  for (std::string_view bad : {"", "read", "publish,", "publish,publish",
-                               "Publish", ",", "publish subscribe"}) {
+  EXPECT_EQ(ParseGrants("admin").value(), (Grants{.admin = true}));
+  EXPECT_EQ(ParseGrants("admin,subscribe,publish").value(),
+            (Grants{.publish = true, .subscribe = true, .admin = true}));
+  for (std::string_view bad :
+       {"", "read", "publish,", "publish,publish", "Publish", ",",
+        "publish subscribe", "admin,admin", "administrator"}) {
     EXPECT_EQ(ParseGrants(bad).status(),
-              Invalid(absl::StrCat("grants must be publish, subscribe or "
-                                   "publish,subscribe, got \"",
+              Invalid(absl::StrCat("grants must be publish, subscribe, admin "
+                                   "or several of them joined by commas, got "
+                                   "\"",
                                    std::string(bad), "\"")))
         << bad;
   }
   EXPECT_EQ(FormatGrants(kBoth), "publish,subscribe");
   EXPECT_EQ(FormatGrants(kSubscribe), "subscribe");
   EXPECT_EQ(FormatGrants(Grants{}), "none");
+  EXPECT_EQ(FormatGrants({.subscribe = true, .admin = true}),
+            "subscribe,admin");
 }
 
 TEST(ConfigTest, NestedSectionErrors) {
@@ -852,7 +859,8 @@ TEST(ConfigTest, LimitErrors) {
 TEST(ConfigTest, SubjectErrors) {
   EXPECT_EQ(ParseError("auth:\n  subjects:\n    a: publish\n    b: write\n"),
             Invalid("eventbus.yaml:4: auth.subjects: \"b\": grants must be "
-                    "publish, subscribe or publish,subscribe, got \"write\""));
+                    "publish, subscribe, admin or several of them joined by "
+                    "commas, got \"write\""));
   EXPECT_EQ(
       ParseError("auth:\n  subjects:\n    a: publish\n    a: subscribe\n"),
       Invalid("eventbus.yaml:4: auth.subjects.a: duplicate key (first at "
@@ -917,8 +925,8 @@ TEST(ConfigTest, EnvironmentTokensAreKeptAndNeverQuoted) {
       ApplyEnvironment(FakeEnv({{"EVENTBUS_AUTH_SUBJECTS", "cn=secret-ish"}}),
                        &config),
       Invalid("environment EVENTBUS_AUTH_SUBJECTS: auth.subjects: "
-              "\"cn\": grants must be publish, subscribe or "
-              "publish,subscribe, got \"secret-ish\""));
+              "\"cn\": grants must be publish, subscribe, admin or several "
+              "of them joined by commas, got \"secret-ish\""));
   EXPECT_EQ(config.auth.tokens, "0123456789abcdef publish");
 }
 

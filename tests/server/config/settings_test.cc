@@ -348,7 +348,8 @@ Flags:
 
 Durations look like "500ms", "5s", "1m" or "1h".
 Sizes are bytes, or a number with B, KiB, MiB or GiB: "512KiB".
-Grants are publish, subscribe or publish,subscribe.
+Grants are publish, subscribe, admin, or several joined by commas:
+publish,subscribe,admin.
 
 Environment (overrides the file; flags override it):
   EVENTBUS_SERVER_ADDRESS                    like --address

@@ -103,8 +103,8 @@ TEST(ParseTokenEntriesTest, ErrorsNameTheLineAndNeverTheToken) {
       {"secret-0123456789abcdef\x7f publish\n",
        "tokens:1: the token must be visible ASCII characters only"},
       {"secret-0123456789abcdef write\n",
-       "tokens:1: grants must be publish, subscribe or publish,subscribe, got "
-       "\"write\""},
+       "tokens:1: grants must be publish, subscribe, admin or several of them "
+       "joined by commas, got \"write\""},
   };
   for (const auto& [text, message] : errors) {
     const absl::Status status =
@@ -153,6 +153,24 @@ TEST(AuthorizerTest, TokensCarryTheirGrants) {
   EXPECT_EQ(authorizer->Authorize(Bearer(kPublisherToken), Right::kSubscribe),
             absl::PermissionDeniedError(
                 "token opsml may not subscribe (it grants publish)"));
+}
+
+TEST(AuthorizerTest, AdminIsItsOwnGrant) {
+  const auto authorizer =
+      Make({{kPublisherToken, kBoth, "opsml"},
+            {kMonitorToken, {.subscribe = true, .admin = true}, "top"},
+            {kAdminToken, {.admin = true}, "ops"}});
+  EXPECT_EQ(
+      authorizer->Authorize(Bearer(kPublisherToken), Right::kAdmin),
+      absl::PermissionDeniedError(
+          "token opsml may not administer (it grants publish,subscribe)"));
+  EXPECT_TRUE(authorizer->Authorize(Bearer(kMonitorToken), Right::kAdmin).ok());
+  EXPECT_TRUE(
+      authorizer->Authorize(Bearer(kMonitorToken), Right::kSubscribe).ok());
+  EXPECT_TRUE(authorizer->Authorize(Bearer(kAdminToken), Right::kAdmin).ok());
+  EXPECT_EQ(authorizer->Authorize(Bearer(kAdminToken), Right::kPublish),
+            absl::PermissionDeniedError(
+                "token ops may not publish (it grants admin)"));
 }
 
 TEST(AuthorizerTest, MissingUnknownOrMalformedTokensAreUnauthenticated) {
@@ -314,8 +332,8 @@ TEST(AuthorizerTest, FromOptionsErrorsNameTheSource) {
   options.tokens = "pub-0123456789abcdef publush";
   EXPECT_EQ(Authorizer::FromOptions(options).status(),
             Invalid("environment EVENTBUS_AUTH_TOKENS entry 1: grants must be "
-                    "publish, subscribe or publish,subscribe, got "
-                    "\"publush\""));
+                    "publish, subscribe, admin or several of them joined by "
+                    "commas, got \"publush\""));
 }
 
 }  // namespace

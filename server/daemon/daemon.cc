@@ -296,6 +296,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
                              kHandshakeTimeoutMs);
   builder.RegisterService(&daemon->service_);
+  builder.RegisterService(&daemon->admin_);
   const int io_threads =
       server.io_threads > 0
           ? static_cast<int>(server.io_threads)

@@ -1,7 +1,7 @@
-// Daemon: one running eventbusd: the bus, its gRPC server, health and
-// reflection, started from a Config and drained on shutdown. It is the
-// composition root: the only place where the Config becomes each
-// component's options (component_options.h); it keeps none of it.
+// Daemon: one running eventbusd: the bus, its gRPC server (EventBusService
+// and AdminService), health and reflection, started from a Config and drained
+// on shutdown. It is the composition root: the only place where the Config
+// becomes each component's options (component_options.h); it keeps none of it.
 //
 // Security comes from the Config: TLS or mTLS on the listener
 // (tls_credentials.h), who may publish and subscribe (authorizer.h), the
@@ -26,6 +26,7 @@
 #include "server/bus/bus.h"
 #include "server/config/config.h"
 #include "server/daemon/metrics_page.h"
+#include "server/grpc/admin_service.h"
 #include "server/grpc/event_bus_service.h"
 #include "server/grpc/io_threads.h"
 #include "server/metrics/http_endpoint.h"
@@ -86,8 +87,8 @@ class Daemon {
         bus_(bus),
         instance_id_(instance_id),
         admission_(admission),
-        service_(std::move(bus), std::move(instance_id), std::move(admission)) {
-  }
+        service_(std::move(bus), std::move(instance_id), std::move(admission)),
+        admin_(bus_, instance_id_, admission_, absl::Now()) {}
 
   const absl::Duration drain_timeout_;
   const Bus bus_;
@@ -97,6 +98,7 @@ class Daemon {
   // The settings started with (without the tokens); a reload compares.
   Config config_;
   EventBusService service_;
+  AdminService admin_;
   // Before server_: the server is destroyed first, then its queues.
   std::unique_ptr<IoThreads> io_;
   std::unique_ptr<IoThreads> publish_io_;

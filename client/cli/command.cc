@@ -61,10 +61,11 @@ int RpcFailure(const char* what, const absl::Status& status) {
   return kRpcErrorBase + static_cast<int>(status.code());
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+std::string ToJson(const google::protobuf::Message& message,
+                   bool with_defaults) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = false;
+  options.always_print_primitive_fields = with_defaults;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   return json;
 }

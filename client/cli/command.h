@@ -64,9 +64,10 @@ std::string HelpHint(const CLI::App& app);
 // Prints "eventbus: WHAT failed: STATUS" to stderr; returns 64 + the code.
 int RpcFailure(const char* what, const absl::Status& status);
 
-// `message` in the protobuf JSON mapping, on one line, without default
-// values.
-std::string ToJson(const google::protobuf::Message& message);
+// `message` in the protobuf JSON mapping, on one line; fields at their
+// default value only `with_defaults`.
+std::string ToJson(const google::protobuf::Message& message,
+                   bool with_defaults = false);
 
 // Writes `line` and a newline to stdout and flushes it.
 void PrintLine(const std::string& line);

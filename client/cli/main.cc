@@ -3,6 +3,9 @@
 //   eventbus [global flags] publish   [flags]   publish events, print receipts
 //   eventbus [global flags] subscribe [flags]   print events as JSON lines
 //   eventbus [global flags] health    [flags]   SERVING or not
+//   eventbus [global flags] subscribers [flags] the open subscriptions
+//   eventbus [global flags] info      [flags]   the bus's head and totals
+//   eventbus [global flags] top       [flags]   a live view, every second
 //   eventbus help [COMMAND]
 //
 // The global flags (client/cli/global_options.h) may also follow the
@@ -30,9 +33,12 @@
 #include "client/cli/command.h"
 #include "client/cli/global_options.h"
 #include "client/cli/health_command.h"
+#include "client/cli/info_command.h"
 #include "client/cli/interrupt.h"
 #include "client/cli/publish_command.h"
 #include "client/cli/subscribe_command.h"
+#include "client/cli/subscribers_command.h"
+#include "client/cli/top_command.h"
 
 namespace eventbus::cli {
 namespace {
@@ -185,6 +191,9 @@ int Main(int argc, char** argv) {
   PublishCommand publish(&app);
   SubscribeCommand subscribe(&app);
   HealthCommand health(&app);
+  SubscribersCommand subscribers(&app);
+  InfoCommand info(&app);
+  TopCommand top(&app);
   CLI::App* help = app.add_subcommand(
       "help", "this text, or a command's: `eventbus help publish`");
   help->group("Commands");
@@ -199,7 +208,8 @@ int Main(int argc, char** argv) {
   }
   if (help->parsed()) return Help(app, *help, help_topic);
   Command* command = nullptr;
-  Command* const commands[] = {&publish, &subscribe, &health};
+  Command* const commands[] = {&publish,     &subscribe, &health,
+                               &subscribers, &info,      &top};
   for (Command* candidate : commands) {
     if (candidate->parsed()) command = candidate;
   }

@@ -546,6 +546,7 @@ class PublishSubscribeTest(EventBusTestCase):
         listed = [s.name for s in responses[0].list_services_response.service]
         self.assertIn(SERVICE, listed)
         self.assertIn("grpc.health.v1.Health", listed)
+        self.assertIn("eventbus.v1.AdminService", listed)
 
         files = responses[1].file_descriptor_response.file_descriptor_proto
         self.assertTrue(files, responses[1])
@@ -557,9 +558,10 @@ class PublishSubscribeTest(EventBusTestCase):
         main = [d for d in descriptors if d.package == "eventbus.v1"]
         self.assertEqual(len(main), 1, [d.name for d in descriptors])
         self.assertEqual(main[0].name, "eventbus/v1/eventbus.proto")
-        self.assertEqual([s.name for s in main[0].service], ["EventBusService"])
-        methods = {m.name for m in main[0].service[0].method}
-        self.assertEqual(methods, {"Publish", "Subscribe", "PublishStream"})
+        services = {s.name: {m.name for m in s.method} for s in main[0].service}
+        self.assertEqual(services, {
+            "EventBusService": {"Publish", "Subscribe", "PublishStream"},
+            "AdminService": {"ListSubscribers", "GetBusInfo"}})
         # The descriptor is the one the client was generated from.
         self.assertEqual(
             {m.name for m in main[0].message_type},

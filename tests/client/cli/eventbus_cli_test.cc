@@ -121,6 +121,59 @@ TEST_F(EventbusCliTest, SigintExits130) {
   EXPECT_EQ((*child)->Wait(absl::Seconds(20)), 130);
 }
 
+TEST_F(EventbusCliTest, SubscribersListsEachOpenStream) {
+  CommandResult r = Run({"subscribers"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, MatchesRegex("NAME +PEER +OVERFLOW +BEHIND +NEXT +"
+                                  "RECEIVED +MISSED +AGE +FILTER\n"));
+  auto watcher =
+      ChildProcess::Start(Argv({"subscribe", "--name", "cli-watch", "--type",
+                                "audit", "--overflow", "block"}));
+  ASSERT_TRUE(watcher.ok());
+  ASSERT_TRUE((*watcher)->AwaitStderr("subscribed", absl::Seconds(20)));
+  ASSERT_EQ(Run({"publish", "--count", "2"}).exit_status, 0);
+
+  r = Run({"subscribers"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  const std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
+  ASSERT_EQ(lines.size(), 3u) << r.out;  // header, one row, ""
+  EXPECT_THAT(lines[1], MatchesRegex("cli-watch +ipv4:127\\.0\\.0\\.1:[0-9]+ +"
+                                     "block +[0-9]+ +[0-9]+ +[0-9]+ +0 +"
+                                     "[0-9]+m?s +type=audit"));
+  r = Run({"subscribers", "--json"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"name\":\"cli-watch\""));
+  EXPECT_THAT(r.out, HasSubstr("\"overflow\":\"OVERFLOW_BLOCK\""));
+  EXPECT_THAT(r.out, HasSubstr("\"missed\":\"0\""));  // zeros are written
+  (*watcher)->Signal(SIGINT);
+  EXPECT_EQ((*watcher)->Wait(absl::Seconds(20)), 130);
+}
+
+TEST_F(EventbusCliTest, InfoPrintsTheBusTotals) {
+  ASSERT_EQ(Run({"publish", "--count", "3"}).exit_status, 0);
+  CommandResult r = Run({"info"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("head sequence       3\n"));
+  EXPECT_THAT(r.out, HasSubstr("ring                3 of 1024 events\n"));
+  EXPECT_THAT(r.out, HasSubstr("published           3\n"));
+  r = Run({"info", "--json"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"headSequence\":\"3\""));
+  EXPECT_THAT(r.out, HasSubstr("\"missed\":\"0\""));
+}
+
+TEST_F(EventbusCliTest, TopPrintsFramesAndChecksItsInterval) {
+  CommandResult r = Run({"top", "--iterations", "2", "--interval", "100ms"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  // Not a terminal: two frames one after the other; rates from the second.
+  EXPECT_THAT(r.out, MatchesRegex("eventbus top .*\npublish - .*\n\nNAME .*"
+                                  "\n\neventbus top .*\npublish 0\\.0/s .*"
+                                  "\n\nNAME .*\n"));
+  r = Run({"top", "--interval", "10ms"});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--interval: expected a duration of at least"));
+}
+
 TEST_F(EventbusCliTest, HealthExitStatusMatches) {
   CommandResult r = Run({"health"});
   EXPECT_EQ(r.exit_status, 0);
@@ -158,7 +211,8 @@ TEST_F(EventbusCliTest, UsageErrorsExitTwo) {
 }
 
 TEST_F(EventbusCliTest, EveryCommandHasHelp) {
-  for (const char* command : {"publish", "subscribe", "health"}) {
+  for (const char* command :
+       {"publish", "subscribe", "health", "subscribers", "info", "top"}) {
     CommandResult r = RunCommand({EVENTBUS_CLI_PATH, command, "--help"});
     EXPECT_EQ(r.exit_status, 0) << command;
     EXPECT_THAT(r.out, HasSubstr(std::string("Usage: eventbus ") + command));
@@ -257,6 +311,30 @@ TEST_F(EventbusCliSecurityTest, SendsTheTokenFromTheEnvironmentOrAFile) {
   r = RunCommand(with_file);
   EXPECT_EQ(r.exit_status, 2);
   EXPECT_THAT(r.err, HasSubstr("--token-file: cannot read"));
+}
+
+TEST_F(EventbusCliSecurityTest, AdminCommandsNeedTheAdminGrant) {
+  const std::string user = "cli-user-token-5d8a61f0c2";
+  const std::string admin = "cli-admin-token-5d8a61f0c2";
+  auto daemon = DaemonProcess::Start(
+      {"--address", "127.0.0.1:0", "--auth-tokens-file",
+       WriteTemp("tokens",
+                 user + " publish,subscribe user\n" + admin + " admin ops\n")});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  for (const char* command : {"subscribers", "info", "top"}) {
+    const std::vector<std::string> argv = {EVENTBUS_CLI_PATH,    "--server",
+                                           (*daemon)->address(), command,
+                                           "--iterations",       "1"};
+    const std::vector<std::string> args =
+        std::string(command) == "top"
+            ? argv
+            : std::vector<std::string>(argv.begin(), argv.end() - 2);
+    CommandResult r = RunCommand(args, {.env = {"EVENTBUS_TOKEN=" + user}});
+    EXPECT_EQ(r.exit_status, 64 + 7) << command << r.err;  // PERMISSION_DENIED
+    EXPECT_THAT(r.err, HasSubstr("token user may not administer"));
+    r = RunCommand(args, {.env = {"EVENTBUS_TOKEN=" + admin}});
+    EXPECT_EQ(r.exit_status, 0) << command << r.err;
+  }
 }
 
 TEST_F(EventbusCliSecurityTest, TalksTlsTrustingTheCaFile) {

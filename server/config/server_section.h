@@ -12,7 +12,8 @@
 namespace eventbus {
 
 // server.tls: TLS on the listener. Empty strings: off. The files are read
-// when the daemon starts (see ValidateConfig for the combinations).
+// when the daemon starts and at each reload (SIGHUP; see ServerTls), and
+// ValidateConfig checks the combinations.
 struct TlsConfig {
   // server.tls.cert_file: PEM certificate chain of the server.
   std::string cert_file;

@@ -201,9 +201,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
         max_receive_bytes, " bytes, from bus.max_event_bytes); set at least ",
         kRequestsInQuota * max_receive_bytes));
   }
-  EVENTBUS_ASSIGN_OR_RETURN(
-      std::shared_ptr<grpc::ServerCredentials> credentials,
-      TlsServerCredentials(TlsOptionsFrom(config.server)));
+  EVENTBUS_ASSIGN_OR_RETURN(std::unique_ptr<ServerTls> tls,
+                            ServerTls::Create(TlsOptionsFrom(config.server)));
   EVENTBUS_ASSIGN_OR_RETURN(
       std::shared_ptr<const Authorizer> authorizer,
       Authorizer::FromOptions(AuthorizerOptionsFrom(config.auth)));
@@ -234,6 +233,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   const ServerConfig& server = config.server;
   std::unique_ptr<Daemon> daemon(new Daemon(
       server.drain_timeout, bus, std::move(instance_id), std::move(admission)));
+  daemon->tls_ = std::move(tls);
 
   if (!config.metrics.address.empty()) {
     daemon->metrics_sources_ = MetricsSources{
@@ -262,7 +262,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(server.address, credentials, &port);
+  builder.AddListeningPort(server.address, daemon->tls_->credentials(), &port);
   // gRPC sets SO_REUSEPORT by default: a second daemon on the same port
   // would silently share connections with the first instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -337,9 +337,11 @@ void Daemon::Reload(absl::StatusOr<Config> config) {
     EVENTBUS_ASSIGN_OR_RETURN(
         std::shared_ptr<const Authorizer> next,
         current->Reloaded(config->auth.tokens_file, config->auth.subjects));
+    // Checked before anything changes: a failure leaves everything as is.
+    EVENTBUS_RETURN_IF_ERROR(tls_->Rotate(TlsOptionsFrom(config->server)));
     for (const std::string& key : ChangedSettings(config_, *config)) {
       if (key == "auth.tokens_file" || key == "auth.subjects" ||
-          key == "log.level") {
+          key == "log.level" || absl::StartsWith(key, "server.tls.")) {
         continue;
       }
       spdlog::warn("reload: {} changed; it needs a restart, ignored until then",
@@ -350,11 +352,15 @@ void Daemon::Reload(absl::StatusOr<Config> config) {
     config_.auth.tokens_file = config->auth.tokens_file;
     config_.auth.subjects = config->auth.subjects;
     config_.log.level = config->log.level;
+    config_.server.tls = config->server.tls;
     spdlog::info(
         "reload: applied; authorization {}: {} tokens, {} subjects; "
-        "log.level {}",
+        "log.level {}{}",
         next->enabled() ? "on" : "off", next->token_count(),
-        next->subject_count(), config->log.level);
+        next->subject_count(), config->log.level,
+        tls_->enabled() ? "; TLS files read again, served to new connections "
+                          "within a second"
+                        : "");
     return absl::OkStatus();
   }();
   if (applied.ok()) {

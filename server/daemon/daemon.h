@@ -30,6 +30,7 @@
 #include "server/grpc/event_bus_service.h"
 #include "server/grpc/io_threads.h"
 #include "server/metrics/http_endpoint.h"
+#include "server/security/tls_credentials.h"
 
 namespace eventbus {
 
@@ -65,11 +66,12 @@ class Daemon {
   // SIGHUP: applies what `config` (read again from the same file,
   // environment and flags; an error when that failed) changes of the
   // settings that can change while serving: auth.tokens_file (read again),
-  // auth.subjects and log.level. New calls see them; calls already admitted
-  // keep going. Other changed settings are logged as ignored until a
-  // restart. On any error nothing changes and the error is logged, naming
-  // the key. Counted in eventbus_config_reloads_total{result}. From main's
-  // thread only.
+  // auth.subjects, log.level and the server.tls files (read again and
+  // checked; new handshakes use them within a second, see ServerTls). New calls
+  // see them; calls already admitted keep going. Other changed settings are
+  // logged as ignored until a restart. On any error nothing changes and the
+  // error is logged, naming the key. Counted in
+  // eventbus_config_reloads_total{result}. From main's thread only.
   void Reload(absl::StatusOr<Config> config);
 
   // The address served, with the port resolved when config asked for 0.
@@ -99,6 +101,8 @@ class Daemon {
   Config config_;
   EventBusService service_;
   AdminService admin_;
+  // Before server_, which uses its credentials.
+  std::unique_ptr<ServerTls> tls_;
   // Before server_: the server is destroyed first, then its queues.
   std::unique_ptr<IoThreads> io_;
   std::unique_ptr<IoThreads> publish_io_;

@@ -1,20 +1,52 @@
 #include "server/security/tls_credentials.h"
 
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
 #include "base/status_macros.h"
 
 namespace eventbus {
+
+struct TlsMaterial {
+  std::string cert_chain;
+  std::string private_key;
+  std::string client_ca;  // empty without mTLS
+
+  TlsMaterial() = default;
+  TlsMaterial(TlsMaterial&&) = default;
+  TlsMaterial& operator=(TlsMaterial&&) = default;
+  ~TlsMaterial() { OPENSSL_cleanse(private_key.data(), private_key.size()); }
+};
+
 namespace {
+
+// The private directory's names: generations g1, g2, ... each holding
+// these files, and the symlink to the current one.
+constexpr char kKeyName[] = "key.pem";
+constexpr char kCertName[] = "cert.pem";
+constexpr char kCaName[] = "client-ca.pem";
+constexpr char kCurrentName[] = "current";
+// The private directory: kDirectoryPrefix, the daemon's pid, '-', random.
+constexpr char kDirectoryPrefix[] = "eventbus-tls-";
 
 using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
@@ -75,55 +107,231 @@ absl::Status ValidateTlsOptions(const TlsOptions& tls) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
-    const TlsOptions& tls) {
-  EVENTBUS_RETURN_IF_ERROR(ValidateTlsOptions(tls));
-  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+namespace {
 
+// The files of `tls` (enabled), read and checked.
+absl::StatusOr<TlsMaterial> ReadTlsMaterial(const TlsOptions& tls) {
+  TlsMaterial material;
   EVENTBUS_ASSIGN_OR_RETURN(
-      const std::string cert_chain,
+      material.cert_chain,
       ReadSettingFile("server.tls.cert_file", tls.cert_file));
   EVENTBUS_ASSIGN_OR_RETURN(
-      std::string private_key,
+      material.private_key,
       ReadSettingFile("server.tls.key_file", tls.key_file));
-  const Certificate certificate = FirstCertificate(cert_chain);
+  const Certificate certificate = FirstCertificate(material.cert_chain);
   if (certificate == nullptr) {
     return FileError("server.tls.cert_file", tls.cert_file,
                      "holds no PEM certificate");
   }
-  const PrivateKey key = ReadPrivateKey(private_key);
+  const PrivateKey key = ReadPrivateKey(material.private_key);
   if (key == nullptr) {
-    OPENSSL_cleanse(private_key.data(), private_key.size());
     return FileError("server.tls.key_file", tls.key_file,
                      "holds no unencrypted PEM private key");
   }
   if (X509_check_private_key(certificate.get(), key.get()) != 1) {
     ERR_clear_error();
-    OPENSSL_cleanse(private_key.data(), private_key.size());
     return FileError(
         "server.tls.key_file", tls.key_file,
         absl::StrCat("is not the private key of the certificate in "
                      "server.tls.cert_file ",
                      tls.cert_file));
   }
-
-  grpc::SslServerCredentialsOptions options(
-      tls.client_ca_file.empty()
-          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!tls.client_ca_file.empty()) {
     EVENTBUS_ASSIGN_OR_RETURN(
-        options.pem_root_certs,
+        material.client_ca,
         ReadSettingFile("server.tls.client_ca_file", tls.client_ca_file));
-    if (FirstCertificate(options.pem_root_certs) == nullptr) {
+    if (FirstCertificate(material.client_ca) == nullptr) {
       return FileError("server.tls.client_ca_file", tls.client_ca_file,
                        "holds no PEM certificate");
     }
   }
-  options.pem_key_cert_pairs.push_back(
-      {.private_key = private_key, .cert_chain = cert_chain});
-  OPENSSL_cleanse(private_key.data(), private_key.size());
-  return grpc::SslServerCredentials(options);
+  return material;
+}
+
+// A tmpfs directory for the private copies: $RUNTIME_DIRECTORY (systemd's
+// RuntimeDirectory=, its first entry), /dev/shm, $TMPDIR, /tmp.
+std::string PrivateDirectoryParent() {
+  if (const char* runtime = std::getenv("RUNTIME_DIRECTORY");
+      runtime != nullptr && *runtime != '\0') {
+    return std::string(runtime, std::strcspn(runtime, ":"));
+  }
+  struct stat shm {};
+  if (stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) &&
+      access("/dev/shm", W_OK | X_OK) == 0) {
+    return "/dev/shm";
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+absl::Status ErrnoError(const std::string& what) {
+  return absl::InternalError(
+      absl::StrCat("server.tls: ", what, ": ", std::strerror(errno)));
+}
+
+// Writes `text` to the new file `path` (mode 0600) and syncs nothing: the
+// directory is on tmpfs and rewritten at every start.
+absl::Status WritePrivateFile(const std::string& path,
+                              const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                      S_IRUSR | S_IWUSR);
+  if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const absl::Status status =
+          ErrnoError(absl::StrCat("cannot write ", path));
+      close(fd);
+      return status;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return ErrnoError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+// Removes the generation directory `path` and its files, if there.
+void RemoveGeneration(const std::string& path) {
+  for (const char* name : {kKeyName, kCertName, kCaName}) {
+    unlink(absl::StrCat(path, "/", name).c_str());
+  }
+  rmdir(path.c_str());
+}
+
+// Removes what a daemon that died without cleaning up (SIGKILL, a crash)
+// left in `parent`: directories "eventbus-tls-PID-*" of this user whose
+// process is gone.
+void RemoveLeftovers(const std::string& parent) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kDirectoryPrefix, 0) != 0) continue;
+    const std::string pid_text =
+        name.substr(sizeof(kDirectoryPrefix) - 1,
+                    name.find('-', sizeof(kDirectoryPrefix) - 1) -
+                        (sizeof(kDirectoryPrefix) - 1));
+    int pid = 0;
+    struct stat owner {};
+    if (!absl::SimpleAtoi(pid_text, &pid) || pid <= 0 ||
+        lstat(entry.path().c_str(), &owner) != 0 || owner.st_uid != geteuid() ||
+        !S_ISDIR(owner.st_mode)) {
+      continue;
+    }
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours
+    std::filesystem::remove_all(entry.path(), error);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerTls>> ServerTls::Create(
+    const TlsOptions& tls) {
+  EVENTBUS_RETURN_IF_ERROR(ValidateTlsOptions(tls));
+  std::unique_ptr<ServerTls> server_tls(new ServerTls());
+  if (!tls.enabled()) {
+    server_tls->credentials_ = grpc::InsecureServerCredentials();
+    return server_tls;
+  }
+  EVENTBUS_ASSIGN_OR_RETURN(const TlsMaterial material, ReadTlsMaterial(tls));
+  const std::string parent = PrivateDirectoryParent();
+  RemoveLeftovers(parent);
+  std::string directory =
+      absl::StrCat(parent, "/", kDirectoryPrefix, getpid(), "-XXXXXX");
+  if (mkdtemp(directory.data()) == nullptr) {
+    return ErrnoError(
+        absl::StrCat("cannot create a private directory like ", directory));
+  }
+  server_tls->directory_ = directory;
+  server_tls->mutual_ = !tls.client_ca_file.empty();
+  EVENTBUS_RETURN_IF_ERROR(server_tls->Publish(material));
+
+  const std::string current = absl::StrCat(directory, "/", kCurrentName, "/");
+  server_tls->provider_ =
+      server_tls->mutual_
+          ? std::make_shared<
+                grpc::experimental::FileWatcherCertificateProvider>(
+                current + kKeyName, current + kCertName, current + kCaName,
+                kRefreshSeconds)
+          : std::make_shared<
+                grpc::experimental::FileWatcherCertificateProvider>(
+                current + kKeyName, current + kCertName, kRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(
+      server_tls->provider_);
+  options.watch_identity_key_cert_pairs();
+  if (server_tls->mutual_) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  server_tls->credentials_ = grpc::experimental::TlsServerCredentials(options);
+  return server_tls;
+}
+
+ServerTls::~ServerTls() {
+  credentials_.reset();
+  provider_.reset();
+  if (directory_.empty()) return;
+  std::error_code error;
+  std::filesystem::remove_all(directory_, error);
+}
+
+absl::Status ServerTls::Rotate(const TlsOptions& tls) {
+  EVENTBUS_RETURN_IF_ERROR(ValidateTlsOptions(tls));
+  if (tls.enabled() != enabled()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server.tls.cert_file: turning TLS ",
+                     tls.enabled() ? "on" : "off", " takes a restart"));
+  }
+  if (!enabled()) return absl::OkStatus();
+  if (tls.client_ca_file.empty() == mutual_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "server.tls.client_ca_file: turning client certificates (mTLS) ",
+        mutual_ ? "off" : "on", " takes a restart"));
+  }
+  EVENTBUS_ASSIGN_OR_RETURN(const TlsMaterial material, ReadTlsMaterial(tls));
+  return Publish(material);
+}
+
+absl::Status ServerTls::Publish(const TlsMaterial& material) {
+  const int generation = generation_ + 1;
+  const std::string path = absl::StrCat(directory_, "/g", generation);
+  if (mkdir(path.c_str(), S_IRWXU) != 0) {
+    return ErrnoError(absl::StrCat("cannot create ", path));
+  }
+  absl::Status written =
+      WritePrivateFile(absl::StrCat(path, "/", kKeyName), material.private_key);
+  if (written.ok()) {
+    written = WritePrivateFile(absl::StrCat(path, "/", kCertName),
+                               material.cert_chain);
+  }
+  if (written.ok() && mutual_) {
+    written =
+        WritePrivateFile(absl::StrCat(path, "/", kCaName), material.client_ca);
+  }
+  // One rename makes the whole generation current at once.
+  const std::string link = absl::StrCat(directory_, "/", kCurrentName);
+  const std::string staged = link + ".new";
+  unlink(staged.c_str());
+  if (written.ok() &&
+      (symlink(absl::StrCat("g", generation).c_str(), staged.c_str()) != 0 ||
+       rename(staged.c_str(), link.c_str()) != 0)) {
+    written = ErrnoError(absl::StrCat("cannot make ", path, " current"));
+  }
+  if (!written.ok()) {
+    unlink(staged.c_str());
+    RemoveGeneration(path);
+    return written;
+  }
+  generation_ = generation;
+  // gRPC may still be reading the previous one; the one before it is done.
+  if (generation > 2) {
+    RemoveGeneration(absl::StrCat(directory_, "/g", generation - 2));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace eventbus

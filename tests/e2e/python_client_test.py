@@ -117,9 +117,12 @@ class Daemon:
         self.lines = []
         self._cond = threading.Condition()
         self._eof = False
+        # Its runtime directory (TLS's private copies) is the test's own.
+        self.runtime = tempfile.mkdtemp(prefix="eventbusd-runtime-")
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, errors="replace")
+            stderr=subprocess.PIPE, text=True, errors="replace",
+            env=dict(os.environ, RUNTIME_DIRECTORY=self.runtime))
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         self.target = self._await_address()
@@ -148,6 +151,7 @@ class Daemon:
         self.proc.kill()
         self.proc.wait()
         self._reader.join(DEADLINE)
+        shutil.rmtree(self.runtime, ignore_errors=True)
         raise AssertionError("eventbusd %s did not report its address (exit %s):\n%s"
                              % (self.args[1:], self.proc.returncode, self.log()))
 
@@ -200,6 +204,7 @@ class Daemon:
         self._reader.join(DEADLINE)
         if not self._reader.is_alive():
             self.proc.stderr.close()
+        shutil.rmtree(self.runtime, ignore_errors=True)
         return code
 
     def stop(self, timeout=DEADLINE):

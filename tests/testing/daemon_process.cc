@@ -18,7 +18,11 @@ std::vector<std::string> Argv(const std::vector<std::string>& args) {
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::vector<std::string>& args, absl::Duration timeout) {
-  auto process = ChildProcess::Start(Argv(args));
+  // Its runtime directory (where TLS keeps its private copies) is the
+  // test's, so that a daemon the test kills leaves nothing behind.
+  auto runtime = std::make_unique<TempDir>("eventbusd-runtime");
+  auto process = ChildProcess::Start(
+      Argv(args), {.env = {"RUNTIME_DIRECTORY=" + runtime->path()}});
   if (!process.ok()) return process.status();
   // The start-up line ends with " instance ID)\n"; wait for all of it.
   if (!(*process)->AwaitStderr(kListeningOn, timeout) ||
@@ -34,14 +38,16 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   const std::string log = (*process)->Stderr();
   const size_t begin = log.find(kListeningOn) + sizeof(kListeningOn) - 1;
   std::string address = log.substr(begin, log.find(' ', begin) - begin);
-  return std::unique_ptr<DaemonProcess>(
-      new DaemonProcess(std::move(*process), std::move(address)));
+  return std::unique_ptr<DaemonProcess>(new DaemonProcess(
+      std::move(runtime), std::move(*process), std::move(address)));
 }
 
 absl::StatusOr<int> DaemonProcess::Run(const std::vector<std::string>& args,
                                        std::string* log,
                                        absl::Duration timeout) {
-  CommandResult result = RunCommand(Argv(args), {}, timeout);
+  const TempDir runtime("eventbusd-runtime");
+  CommandResult result = RunCommand(
+      Argv(args), {.env = {"RUNTIME_DIRECTORY=" + runtime.path()}}, timeout);
   *log = result.err;
   if (result.exit_status == -1000) {
     return absl::DeadlineExceededError("eventbusd did not exit");

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tests/testing/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace eventbus::testing {
 
@@ -53,9 +54,14 @@ class DaemonProcess {
   std::string Log() const { return process_->Stderr(); }
 
  private:
-  DaemonProcess(std::unique_ptr<ChildProcess> process, std::string address)
-      : process_(std::move(process)), address_(std::move(address)) {}
+  DaemonProcess(std::unique_ptr<TempDir> runtime,
+                std::unique_ptr<ChildProcess> process, std::string address)
+      : runtime_(std::move(runtime)),
+        process_(std::move(process)),
+        address_(std::move(address)) {}
 
+  // $RUNTIME_DIRECTORY of the daemon: removed after the process is gone.
+  std::unique_ptr<TempDir> runtime_;
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
 };

@@ -1,20 +1,15 @@
 #include "base/histogram.h"
 
-#include <algorithm>
 #include <functional>
 #include <thread>
 
 namespace eventbus {
-namespace {
-
-// A thread's shard, fixed for its life.
-size_t ThisThreadShard() {
+Histogram::Shard& Histogram::ThisThreadShard() {
+  // A thread's shard, fixed for its life.
   thread_local const size_t shard =
       std::hash<std::thread::id>()(std::this_thread::get_id());
-  return shard;
+  return shards_[shard % kShards];
 }
-
-}  // namespace
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_([&] {
@@ -32,15 +27,22 @@ std::vector<double> Histogram::LatencyBounds() {
 }
 
 void Histogram::Observe(absl::Duration duration) {
-  const int64_t nanos =
-      std::max<int64_t>(0, absl::ToInt64Nanoseconds(duration));
-  const size_t bucket =
-      std::lower_bound(bound_nanos_.begin(), bound_nanos_.end(), nanos) -
-      bound_nanos_.begin();
-  Shard& shard = shards_[ThisThreadShard() % kShards];
-  shard.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  const int64_t nanos = Nanos(duration);
+  Shard& shard = ThisThreadShard();
+  shard.buckets[BucketOf(nanos)].fetch_add(1, std::memory_order_relaxed);
   shard.sum_nanos.fetch_add(static_cast<uint64_t>(nanos),
                             std::memory_order_relaxed);
+}
+
+Histogram::Tally::~Tally() {
+  Shard& shard = histogram_->ThisThreadShard();
+  bool any = false;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    if (buckets_[i] == 0) continue;
+    shard.buckets[i].fetch_add(buckets_[i], std::memory_order_relaxed);
+    any = true;
+  }
+  if (any) shard.sum_nanos.fetch_add(sum_nanos_, std::memory_order_relaxed);
 }
 
 Histogram::Counts Histogram::Snapshot() const {

@@ -9,6 +9,7 @@
 #ifndef EVENTBUS_BASE_HISTOGRAM_H_
 #define EVENTBUS_BASE_HISTOGRAM_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -44,13 +45,63 @@ class Histogram {
   void Observe(absl::Duration duration);
   Counts Snapshot() const;
 
+  // Observations gathered by one thread and added to the histogram when the
+  // Tally goes away: one atomic add per bucket touched and one for the sum,
+  // instead of two per observation. For many observations at one moment
+  // (every event of a response). Not thread-safe; the histogram must
+  // outlive it.
+  class Tally {
+   public:
+    explicit Tally(Histogram* histogram) : histogram_(histogram) {}
+    ~Tally();
+    Tally(const Tally&) = delete;
+    Tally& operator=(const Tally&) = delete;
+
+    void Observe(absl::Duration duration) {
+      ObserveNanos(absl::ToInt64Nanoseconds(duration));
+    }
+    // The same for a duration in nanoseconds (negative: 0), without
+    // absl::Duration's conversions: for the hot path.
+    void ObserveNanos(int64_t nanos) {
+      nanos = std::max<int64_t>(0, nanos);
+      // The events of one response were mostly published together: try
+      // the last observation's bucket before searching.
+      const std::vector<int64_t>& bounds = histogram_->bound_nanos_;
+      if ((last_ < bounds.size() && nanos > bounds[last_]) ||
+          (last_ > 0 && nanos <= bounds[last_ - 1])) {
+        last_ = histogram_->BucketOf(nanos);
+      }
+      ++buckets_[last_];
+      sum_nanos_ += static_cast<uint64_t>(nanos);
+    }
+
+   private:
+    Histogram* const histogram_;
+    std::array<uint64_t, kMaxBuckets + 1> buckets_{};
+    uint64_t sum_nanos_ = 0;
+    size_t last_ = 0;
+  };
+
  private:
+  static int64_t Nanos(absl::Duration duration) {
+    return std::max<int64_t>(0, absl::ToInt64Nanoseconds(duration));
+  }
+  // The bucket of an observation of `nanos`: the first bound >= it, or the
+  // last (+Inf) one.
+  size_t BucketOf(int64_t nanos) const {
+    return static_cast<size_t>(
+        std::lower_bound(bound_nanos_.begin(), bound_nanos_.end(), nanos) -
+        bound_nanos_.begin());
+  }
+
   struct alignas(64) Shard {
     // buckets[i] counts observations in (bounds[i-1], bounds[i]];
     // buckets[bounds.size()] those above the last bound.
     std::array<std::atomic<uint64_t>, kMaxBuckets + 1> buckets{};
     std::atomic<uint64_t> sum_nanos{0};
   };
+
+  Shard& ThisThreadShard();
 
   const std::vector<double> bounds_;
   std::vector<int64_t> bound_nanos_;

@@ -12,6 +12,11 @@
 //   BM_ResponseAssembly/B    SubscribeResponseSize + WriteSubscribeResponse
 //                            for a batch of B events (the gRPC layer's work
 //                            per response, without gRPC)
+//   BM_ObserveLatency/B      the delivery latency metric for a response of
+//                            B events (a Histogram::Tally), per event: what
+//                            it adds per event per subscriber written
+//                            (compare BM_PublishAndDrain per event and
+//                            subscriber)
 //
 //   bus_benchmark [--benchmark_filter=REGEX] [other Google Benchmark flags]
 #include <benchmark/benchmark.h>
@@ -20,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "bench/bench_event.h"
 #include "server/bus/bus.h"
 #include "server/grpc/response_encoding.h"
@@ -170,6 +176,27 @@ void BM_ResponseAssembly(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_ResponseAssembly)->Arg(1)->Arg(16)->Arg(256)->Arg(1024);
+
+void BM_ObserveLatency(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  Histogram latency(Histogram::LatencyBounds());
+  // Spread over the buckets as real latencies would be: 50us .. 50ms.
+  std::vector<int64_t> durations;
+  for (int64_t micros = 50; micros <= 50'000; micros = micros * 3 / 2 + 1) {
+    durations.push_back(micros * 1000);
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    Histogram::Tally tally(&latency);
+    for (size_t n = 0; n < batch; ++n) {
+      tally.ObserveNanos(durations[i]);
+      i = i + 1 == durations.size() ? 0 : i + 1;
+    }
+  }
+  benchmark::DoNotOptimize(latency.Snapshot().count);
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_ObserveLatency)->Arg(1)->Arg(16)->Arg(128);
 
 }  // namespace
 }  // namespace eventbus::bench

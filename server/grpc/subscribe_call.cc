@@ -184,11 +184,11 @@ SubscribeCall::Next SubscribeCall::Fill() {
 
 void SubscribeCall::ObserveLatency() {
   const int64_t now = absl::ToUnixNanos(absl::Now());
-  Histogram& latency = shared_->metrics->delivery_latency();
+  Histogram::Tally latency(&shared_->metrics->delivery_latency());
   for (const auto& event : batch_.events) {
     // A replay (from_sequence, from_earliest, the log) is not latency.
     if (event->publish_nanos() < subscribed_at_nanos_) continue;
-    latency.Observe(absl::Nanoseconds(now - event->publish_nanos()));
+    latency.ObserveNanos(now - event->publish_nanos());
   }
 }
 

@@ -48,5 +48,24 @@ TEST(HistogramTest, ThreadsObservingAtOnceLoseNothing) {
   EXPECT_EQ(counts.cumulative.front(), uint64_t{kThreads} * kEach);
 }
 
+TEST(HistogramTest, ATallyAddsWhatItSawWhenItGoesAway) {
+  Histogram histogram({0.001, 0.01, 0.1});
+  histogram.Observe(absl::Microseconds(500));
+  {
+    Histogram::Tally tally(&histogram);
+    tally.Observe(absl::Milliseconds(1));
+    tally.Observe(absl::Milliseconds(5));
+    tally.Observe(absl::Seconds(3));
+    tally.Observe(absl::Milliseconds(-1));      // as zero
+    EXPECT_EQ(histogram.Snapshot().count, 1u);  // nothing added yet
+  }
+  const Histogram::Counts counts = histogram.Snapshot();
+  EXPECT_THAT(counts.cumulative, ElementsAre(3, 4, 4));
+  EXPECT_EQ(counts.count, 5u);
+  EXPECT_DOUBLE_EQ(counts.sum_seconds, 3.0065);
+  { Histogram::Tally empty(&histogram); }
+  EXPECT_EQ(histogram.Snapshot().count, 5u);
+}
+
 }  // namespace
 }  // namespace eventbus

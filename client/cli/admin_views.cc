@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "base/metadata.h"
+#include "base/text.h"
 #include "client/status.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
 
@@ -32,6 +34,14 @@ absl::Time FromProto(const google::protobuf::Timestamp& timestamp) {
 std::string ShortName(const std::string& name, const std::string& prefix) {
   return absl::AsciiStrToLower(
       name.substr(name.rfind(prefix, 0) == 0 ? prefix.size() : 0));
+}
+
+// A client-chosen string (a name, an attribute) as one table cell: control
+// characters and invalid UTF-8 as \xNN, as the daemon's logs write them,
+// so that no subscriber can send escapes to the operator's terminal; and
+// blanks as \x20, so that a cell stays one word.
+std::string Cell(const std::string& text) {
+  return absl::StrReplaceAll(EscapeForLog(text), {{" ", "\\x20"}});
 }
 
 // Lines of cells, each column padded to its widest cell, two blanks apart.
@@ -126,7 +136,7 @@ std::string FormatFilter(const v1::EventFilter& filter) {
       filter.attributes().begin(), filter.attributes().end());
   std::sort(attributes.begin(), attributes.end());
   for (const auto& [key, value] : attributes) {
-    parts.push_back(absl::StrCat(key, "=", value));
+    parts.push_back(absl::StrCat(Cell(key), "=", Cell(value)));
   }
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
@@ -151,16 +161,20 @@ std::string SubscriberTable(const std::vector<v1::SubscriberInfo>& subscribers,
   const size_t shown = std::min(max_rows, subscribers.size());
   for (size_t i = 0; i < shown; ++i) {
     const v1::SubscriberInfo& s = subscribers[i];
-    std::vector<std::string> row = {
-        s.name().empty() ? "-" : s.name(), s.peer(),
-        FormatOverflow(s.overflow()),      absl::StrCat(s.behind()),
-        absl::StrCat(s.next_sequence()),   absl::StrCat(s.received())};
+    std::vector<std::string> row = {s.name().empty() ? "-" : Cell(s.name()),
+                                    Cell(s.peer()),
+                                    FormatOverflow(s.overflow()),
+                                    absl::StrCat(s.behind()),
+                                    absl::StrCat(s.next_sequence()),
+                                    absl::StrCat(s.received())};
     if (rates) {
       row.push_back(i < rates->size() ? absl::StrFormat("%.1f", (*rates)[i])
                                       : "-");
     }
     row.push_back(absl::StrCat(s.missed()));
-    row.push_back(ShortDuration(now - FromProto(s.start_time())));
+    // The two clocks may disagree: never a negative age.
+    row.push_back(ShortDuration(
+        std::max(absl::ZeroDuration(), now - FromProto(s.start_time()))));
     row.push_back(FormatFilter(s.filter()));
     rows.push_back(std::move(row));
   }

@@ -43,8 +43,10 @@ std::string FormatOverflow(v1::Overflow overflow);
 //   NAME  PEER  OVERFLOW  BEHIND  NEXT  RECEIVED  MISSED  AGE  FILTER
 // With `rates` (one per subscriber: received events per second), a RATE/S
 // column follows RECEIVED. At most `max_rows` subscribers are shown; a last
-// line says how many were left out. An unnamed subscriber shows "-". Every
-// line ends with '\n'.
+// line says how many were left out. An unnamed subscriber shows "-"; names,
+// peers and attributes have control characters, invalid UTF-8 and blanks
+// escaped as \xNN (client-chosen: no terminal escapes). Every line ends
+// with '\n'.
 std::string SubscriberTable(const std::vector<v1::SubscriberInfo>& subscribers,
                             absl::Time now,
                             const std::optional<std::vector<double>>& rates,

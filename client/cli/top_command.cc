@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -106,8 +107,12 @@ std::string Frame(const Sample& now, const Sample* before,
                         ? static_cast<double>(s.received() - from) / elapsed
                         : 0);
   }
-  const size_t max_rows =
-      rows == 0 ? SIZE_MAX : (rows > kFrameLines + 1 ? rows - kFrameLines : 1);
+  size_t max_rows = SIZE_MAX;
+  if (rows > 0) {
+    max_rows = rows > kFrameLines + 1 ? rows - kFrameLines : 1;
+    // The "... and N more" line takes a row too.
+    if (now.subscribers.size() > max_rows && max_rows > 1) --max_rows;
+  }
   absl::StrAppend(&frame,
                   SubscriberTable(now.subscribers, now.time, rates, max_rows));
   return frame;
@@ -140,13 +145,17 @@ int TopCommand::Run(const Connection& connection) {
     return UsageFailure(absl::InvalidArgumentError(
         "--interval: expected a duration of at least 100ms, such as 1s"));
   }
+  // Fully buffered (a terminal's stdout is line-buffered): each frame
+  // leaves in one write at the fflush.
+  std::setvbuf(stdout, nullptr, _IOFBF, 64 * 1024);
   Interrupt& interrupt = ProcessInterrupt();
   std::optional<Sample> last;
   absl::Time next = absl::Now();
   for (uint64_t frames = 0; iterations_ == 0 || frames < iterations_;
        ++frames) {
     if (frames > 0 && !interrupt.SleepUntil(next)) return kInterrupted;
-    next += interval;
+    // After a slow poll, the next frame is an interval away, not at once.
+    next = std::max(next + interval, absl::Now());
     absl::StatusOr<Sample> sample = Poll(connection);
     if (interrupt.interrupted()) return kInterrupted;
     const size_t rows = TerminalRows();
@@ -157,14 +166,18 @@ int TopCommand::Run(const Connection& connection) {
                            "\nretrying every ", ShortDuration(interval),
                            ", Ctrl-C quits\n");
     } else {
+      // Another daemon run: with a durable log the instance stays the same
+      // across restarts, but the uptime (and every total) starts again.
       const bool comparable =
-          last.has_value() && last->instance == sample->instance;
+          last.has_value() && last->instance == sample->instance &&
+          sample->info.uptime().seconds() >= last->info.uptime().seconds();
       frame = Frame(*sample, comparable ? &*last : nullptr, interval, rows);
       last = *std::move(sample);
     }
-    // On a terminal: home, the frame, then clear what the last one left.
-    std::fputs(rows > 0 ? "\x1b[H\x1b[2J" : (frames > 0 ? "\n" : ""), stdout);
-    std::fputs(frame.c_str(), stdout);
+    // On a terminal: home and clear, then the frame, in one write so that
+    // a frame never shows half drawn.
+    frame.insert(0, rows > 0 ? "\x1b[H\x1b[2J" : (frames > 0 ? "\n" : ""));
+    std::fwrite(frame.data(), 1, frame.size(), stdout);
     std::fflush(stdout);
   }
   return 0;

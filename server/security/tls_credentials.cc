@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,10 +15,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/file.h"
@@ -169,10 +171,10 @@ absl::Status ErrnoError(const std::string& what) {
       absl::StrCat("server.tls: ", what, ": ", std::strerror(errno)));
 }
 
-// Writes `text` to the new file `path` (mode 0600) and syncs nothing: the
-// directory is on tmpfs and rewritten at every start.
-absl::Status WritePrivateFile(const std::string& path,
-                              const std::string& text) {
+// Writes `text` to the new file `path` (mode 0600), dated `mtime`, and
+// syncs nothing: the directory is rewritten at every start.
+absl::Status WritePrivateFile(const std::string& path, const std::string& text,
+                              time_t mtime) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                       S_IRUSR | S_IWUSR);
   if (fd < 0) return ErrnoError(absl::StrCat("cannot create ", path));
@@ -188,6 +190,15 @@ absl::Status WritePrivateFile(const std::string& path,
     }
     written += static_cast<size_t>(n);
   }
+  // gRPC checks that a pair did not change while it read it by comparing
+  // whole-second mtimes: each generation gets a second of its own.
+  const timespec times[2] = {{.tv_sec = mtime, .tv_nsec = 0},
+                             {.tv_sec = mtime, .tv_nsec = 0}};
+  if (futimens(fd, times) != 0) {
+    const absl::Status status = ErrnoError(absl::StrCat("cannot date ", path));
+    close(fd);
+    return status;
+  }
   if (close(fd) != 0) return ErrnoError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
@@ -200,27 +211,59 @@ void RemoveGeneration(const std::string& path) {
   rmdir(path.c_str());
 }
 
+// Whether `name` is a private directory's: kDirectoryPrefix, digits, '-'
+// and mkdtemp's six letters or digits.
+bool IsPrivateDirectoryName(const std::string& name) {
+  const size_t prefix = sizeof(kDirectoryPrefix) - 1;
+  if (name.rfind(kDirectoryPrefix, 0) != 0) return false;
+  const size_t dash = name.find('-', prefix);
+  if (dash == std::string::npos || dash == prefix ||
+      name.size() != dash + 1 + 6) {
+    return false;
+  }
+  for (size_t i = prefix; i < dash; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) return false;
+  }
+  for (size_t i = dash + 1; i < name.size(); ++i) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(name[i]))) return false;
+  }
+  return true;
+}
+
 // Removes what a daemon that died without cleaning up (SIGKILL, a crash)
-// left in `parent`: directories "eventbus-tls-PID-*" of this user whose
-// process is gone.
+// left in `parent`: private directories of this user, mode 0700, that no
+// live daemon holds locked (each holds a flock on its own directory as long
+// as it runs, in whatever PID namespace). Only the names a private
+// directory holds are removed, never anything else.
 void RemoveLeftovers(const std::string& parent) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(kDirectoryPrefix, 0) != 0) continue;
-    const std::string pid_text =
-        name.substr(sizeof(kDirectoryPrefix) - 1,
-                    name.find('-', sizeof(kDirectoryPrefix) - 1) -
-                        (sizeof(kDirectoryPrefix) - 1));
-    int pid = 0;
+    if (!IsPrivateDirectoryName(name)) continue;
+    const int fd = open(entry.path().c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
     struct stat owner {};
-    if (!absl::SimpleAtoi(pid_text, &pid) || pid <= 0 ||
-        lstat(entry.path().c_str(), &owner) != 0 || owner.st_uid != geteuid() ||
-        !S_ISDIR(owner.st_mode)) {
+    if (fstat(fd, &owner) != 0 || owner.st_uid != geteuid() ||
+        (owner.st_mode & 07777) != S_IRWXU ||
+        flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
       continue;
     }
-    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours
-    std::filesystem::remove_all(entry.path(), error);
+    const std::string path = entry.path().string();
+    unlink(absl::StrCat(path, "/", kCurrentName).c_str());
+    unlink(absl::StrCat(path, "/", kCurrentName, ".new").c_str());
+    for (const auto& generation :
+         std::filesystem::directory_iterator(path, error)) {
+      int number = 0;
+      const std::string generation_name = generation.path().filename().string();
+      if (generation_name.size() > 1 && generation_name[0] == 'g' &&
+          absl::SimpleAtoi(generation_name.substr(1), &number)) {
+        RemoveGeneration(generation.path().string());
+      }
+    }
+    rmdir(path.c_str());
+    close(fd);
   }
 }
 
@@ -244,6 +287,13 @@ absl::StatusOr<std::unique_ptr<ServerTls>> ServerTls::Create(
         absl::StrCat("cannot create a private directory like ", directory));
   }
   server_tls->directory_ = directory;
+  // Held until exit: the next start's RemoveLeftovers sees it is alive.
+  server_tls->lock_fd_ =
+      open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (server_tls->lock_fd_ < 0 ||
+      flock(server_tls->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return ErrnoError(absl::StrCat("cannot lock ", directory));
+  }
   server_tls->mutual_ = !tls.client_ca_file.empty();
   EVENTBUS_RETURN_IF_ERROR(server_tls->Publish(material));
 
@@ -275,8 +325,13 @@ ServerTls::~ServerTls() {
   credentials_.reset();
   provider_.reset();
   if (directory_.empty()) return;
-  std::error_code error;
-  std::filesystem::remove_all(directory_, error);
+  unlink(absl::StrCat(directory_, "/", kCurrentName).c_str());
+  for (int generation = std::max(1, generation_ - 1); generation <= generation_;
+       ++generation) {
+    RemoveGeneration(absl::StrCat(directory_, "/g", generation));
+  }
+  rmdir(directory_.c_str());
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 absl::Status ServerTls::Rotate(const TlsOptions& tls) {
@@ -293,6 +348,10 @@ absl::Status ServerTls::Rotate(const TlsOptions& tls) {
         mutual_ ? "off" : "on", " takes a restart"));
   }
   EVENTBUS_ASSIGN_OR_RETURN(const TlsMaterial material, ReadTlsMaterial(tls));
+  // The same certificate (the key matches it) and CA: nothing to publish.
+  if (material.cert_chain == cert_chain_ && material.client_ca == client_ca_) {
+    return absl::OkStatus();
+  }
   return Publish(material);
 }
 
@@ -302,15 +361,16 @@ absl::Status ServerTls::Publish(const TlsMaterial& material) {
   if (mkdir(path.c_str(), S_IRWXU) != 0) {
     return ErrnoError(absl::StrCat("cannot create ", path));
   }
-  absl::Status written =
-      WritePrivateFile(absl::StrCat(path, "/", kKeyName), material.private_key);
+  const time_t mtime = std::max(time(nullptr), mtime_ + 1);
+  absl::Status written = WritePrivateFile(absl::StrCat(path, "/", kKeyName),
+                                          material.private_key, mtime);
   if (written.ok()) {
     written = WritePrivateFile(absl::StrCat(path, "/", kCertName),
-                               material.cert_chain);
+                               material.cert_chain, mtime);
   }
   if (written.ok() && mutual_) {
-    written =
-        WritePrivateFile(absl::StrCat(path, "/", kCaName), material.client_ca);
+    written = WritePrivateFile(absl::StrCat(path, "/", kCaName),
+                               material.client_ca, mtime);
   }
   // One rename makes the whole generation current at once.
   const std::string link = absl::StrCat(directory_, "/", kCurrentName);
@@ -327,6 +387,9 @@ absl::Status ServerTls::Publish(const TlsMaterial& material) {
     return written;
   }
   generation_ = generation;
+  mtime_ = mtime;
+  cert_chain_ = material.cert_chain;
+  client_ca_ = material.client_ca;
   // gRPC may still be reading the previous one; the one before it is done.
   if (generation > 2) {
     RemoveGeneration(absl::StrCat(directory_, "/g", generation - 2));

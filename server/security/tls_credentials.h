@@ -12,13 +12,18 @@
 // not pointed at the configured files, which an operator may leave half
 // written or mismatched: ServerTls reads and checks them (as at start) and
 // only then publishes a copy into a private directory of its own (mode
-// 0700, files 0600, on tmpfs: $RUNTIME_DIRECTORY, else /dev/shm, else
-// $TMPDIR or /tmp), as a new generation directory that one symlink rename
-// makes current, the swap gRPC documents as safe. New handshakes use it
-// within about a second; connections already open keep theirs. A check
-// that fails publishes nothing. The directory (eventbus-tls-PID-XXXXXX) is
-// removed with the object; one left by a daemon that was killed is removed
-// at the next start, once its process is gone.
+// 0700, files 0600, in memory where it can: $RUNTIME_DIRECTORY (systemd's
+// tmpfs), else /dev/shm, else $TMPDIR or /tmp, which may be a disk), as a
+// new generation directory that one symlink rename
+// makes current, the swap gRPC documents as safe; each generation's files
+// get an mtime a second later than the last one's (gRPC compares whole
+// seconds to see a pair change under it). New handshakes use it within
+// about a second; connections already open keep theirs. A check that fails
+// publishes nothing; unchanged files publish nothing either. The directory
+// (eventbus-tls-PID-XXXXXX) is flock'ed while the daemon runs and removed
+// with the object; one left by a daemon that was killed is removed at the
+// next start (its lock is gone with it). The previous generation stays
+// until the next rotation, as gRPC may still be reading it.
 //
 // Create and Rotate are called from one thread (the daemon's main thread);
 // credentials() is immutable after Create.
@@ -28,6 +33,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -94,6 +100,12 @@ class ServerTls {
   std::string directory_;
   bool mutual_ = false;
   int generation_ = 0;
+  // The last generation's files' mtime, and what it holds (public parts).
+  time_t mtime_ = 0;
+  std::string cert_chain_;
+  std::string client_ca_;
+  // The directory, flock'ed for the daemon's life; -1 when off.
+  int lock_fd_ = -1;
   // After credentials_ (which hold it too), before directory_ is removed.
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_;
 };

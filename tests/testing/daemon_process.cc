@@ -17,12 +17,18 @@ std::vector<std::string> Argv(const std::vector<std::string>& args) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
-    const std::vector<std::string>& args, absl::Duration timeout) {
+    const std::vector<std::string>& args, absl::Duration timeout,
+    const std::string& runtime_directory) {
   // Its runtime directory (where TLS keeps its private copies) is the
   // test's, so that a daemon the test kills leaves nothing behind.
-  auto runtime = std::make_unique<TempDir>("eventbusd-runtime");
+  std::unique_ptr<TempDir> runtime;
+  if (runtime_directory.empty()) {
+    runtime = std::make_unique<TempDir>("eventbusd-runtime");
+  }
   auto process = ChildProcess::Start(
-      Argv(args), {.env = {"RUNTIME_DIRECTORY=" + runtime->path()}});
+      Argv(args),
+      {.env = {"RUNTIME_DIRECTORY=" +
+               (runtime != nullptr ? runtime->path() : runtime_directory)}});
   if (!process.ok()) return process.status();
   // The start-up line ends with " instance ID)\n"; wait for all of it.
   if (!(*process)->AwaitStderr(kListeningOn, timeout) ||

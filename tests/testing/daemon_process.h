@@ -25,9 +25,12 @@ class DaemonProcess {
   // Errors: Internal when it cannot be started, DeadlineExceeded when it
   // does not listen within `timeout`, FailedPrecondition when it exits
   // first (both carry its log).
+  // Its $RUNTIME_DIRECTORY is `runtime_directory`, or when empty a fresh
+  // TempDir removed after the process is gone.
   static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
       const std::vector<std::string>& args,
-      absl::Duration timeout = absl::Seconds(20));
+      absl::Duration timeout = absl::Seconds(20),
+      const std::string& runtime_directory = "");
 
   // Runs eventbusd with `args` until it exits (or `timeout`) and returns its
   // exit status; `*log` receives its stderr.
@@ -60,7 +63,8 @@ class DaemonProcess {
         process_(std::move(process)),
         address_(std::move(address)) {}
 
-  // $RUNTIME_DIRECTORY of the daemon: removed after the process is gone.
+  // $RUNTIME_DIRECTORY of the daemon when the test gave none: removed
+  // after the process is gone.
   std::unique_ptr<TempDir> runtime_;
   std::unique_ptr<ChildProcess> process_;
   std::string address_;

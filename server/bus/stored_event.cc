@@ -1,6 +1,7 @@
 #include "server/bus/stored_event.h"
 
 #include <cstring>
+#include <limits>
 
 #include "base/varint.h"
 
@@ -35,7 +36,13 @@ const v1::Event& StoredEvent::event() const {
 
 void StoredEvent::Assign(uint64_t sequence, int64_t seconds, int32_t nanos) {
   sequence_ = sequence;
-  publish_nanos_ = seconds * 1000000000 + nanos;
+  // Saturates past 2262, as absl::ToUnixNanos does: only the latency
+  // histogram reads it, and a clock that far off is a broken clock.
+  if (__builtin_mul_overflow(seconds, int64_t{1000000000}, &publish_nanos_) ||
+      __builtin_add_overflow(publish_nanos_, int64_t{nanos}, &publish_nanos_)) {
+    publish_nanos_ = seconds < 0 ? std::numeric_limits<int64_t>::min()
+                                 : std::numeric_limits<int64_t>::max();
+  }
 
   uint8_t header[kAssignedFieldsReserve];
   uint8_t* out = header;

@@ -2,6 +2,7 @@
 // broadcast tests pin them (exact missed counts, lag -> catch up -> lag).
 #include "server/bus/bus.h"
 
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -117,6 +118,24 @@ TEST_F(BusTest, EncodedBytesAreTheCanonicalEncoding) {
   for (const auto& stored : batch.events) {
     EXPECT_EQ(stored->encoded(), stored->event().SerializeAsString());
   }
+}
+
+TEST_F(BusTest, PublishNanosSaturateForClocksPastInt64Nanoseconds) {
+  auto sub = Subscribe();
+  now_ = absl::FromUnixSeconds(253402300799) + absl::Nanoseconds(999999999);
+  Publish();
+  now_ = absl::FromUnixSeconds(-62135596800);
+  Publish();
+  ReadBatch batch = Read(*sub);
+  ASSERT_EQ(batch.events.size(), 2u);
+  // The timestamps are exact; only the nanosecond count the latency
+  // histogram reads saturates.
+  EXPECT_EQ(batch.events[0]->event().publish_time().seconds(), 253402300799);
+  EXPECT_EQ(batch.events[0]->publish_nanos(),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(batch.events[1]->event().publish_time().seconds(), -62135596800);
+  EXPECT_EQ(batch.events[1]->publish_nanos(),
+            std::numeric_limits<int64_t>::min());
 }
 
 TEST_F(BusTest, ReadersShareOneParseOfEachEvent) {

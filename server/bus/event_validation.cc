@@ -79,6 +79,9 @@ absl::Status ValidateAudit(const v1::AuditEvent& audit) {
 
 absl::Status ValidateEvent(const v1::Event& event) {
   EVENTBUS_RETURN_IF_ERROR(ValidateStrings(event));
+  EVENTBUS_RETURN_IF_ERROR(CheckEnum("priority", event.priority(),
+                                     v1::Priority_IsValid,
+                                     "eventbus.v1.Priority"));
   switch (event.payload_case()) {
     case v1::Event::kAudit:
       return ValidateAudit(event.audit());

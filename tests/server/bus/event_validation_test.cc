@@ -53,6 +53,13 @@ TEST(EventValidationTest, EnumOutsideItsEnumIsInvalid) {
             absl::InvalidArgumentError(
                 "event.space_name.registry_type: 100 is not a value of "
                 "eventbus.v1.RegistryType"));
+  event = AuditEvent();
+  event.set_priority(static_cast<v1::Priority>(4));
+  EXPECT_EQ(ValidateEvent(event),
+            absl::InvalidArgumentError(
+                "event.priority: 4 is not a value of eventbus.v1.Priority"));
+  event.set_priority(v1::PRIORITY_HIGH);
+  EXPECT_TRUE(ValidateEvent(event).ok());
 }
 
 // Sets every string field of `message` (and of the payload messages below

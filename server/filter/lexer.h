@@ -1,0 +1,72 @@
+// Lexer: the tokens of a filter expression (EventFilter.expression).
+//
+// Lex() turns the whole source into tokens at once (expressions are a few
+// KiB at most); each token keeps its byte offset so that errors can name a
+// column. A pure function: any thread may call it.
+#ifndef EVENTBUS_SERVER_FILTER_LEXER_H_
+#define EVENTBUS_SERVER_FILTER_LEXER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace eventbus::filter {
+
+struct Token {
+  enum class Kind {
+    kEnd,
+    kIdentifier,
+    kString,   // "..." or '...', escapes decoded; r"..." raw
+    kInteger,  // decimal, without sign
+    kTrue,
+    kFalse,
+    kNull,
+    kIn,
+    kLeftParen,
+    kRightParen,
+    kLeftBracket,
+    kRightBracket,
+    kComma,
+    kDot,
+    kNot,    // !
+    kMinus,  // -
+    kAnd,    // &&
+    kOr,     // ||
+    kEqual,  // ==
+    kNotEqual,
+    kLess,
+    kLessEqual,
+    kGreater,
+    kGreaterEqual,
+  };
+  Kind kind = Kind::kEnd;
+  // Where the token starts in the source, in bytes.
+  size_t offset = 0;
+  // The token as written.
+  absl::string_view text;
+  // kString: the decoded value.
+  std::string string;
+  // kInteger: the value; integers above 2^63 are refused by the lexer.
+  uint64_t integer = 0;
+};
+
+// The 1-based column of byte `offset` in `source`, counting characters
+// (UTF-8 code points), as an editor shows it.
+size_t ColumnOf(absl::string_view source, size_t offset);
+
+// InvalidArgument "column N: what was expected" for a character that starts
+// no token, an unterminated string, an unknown escape or an integer out of
+// range. The last token is always kEnd.
+absl::StatusOr<std::vector<Token>> Lex(absl::string_view source);
+
+// How an error message names `token`: "the end of the expression", or the
+// token as written in quotes (shortened when long).
+std::string Describe(const Token& token);
+
+}  // namespace eventbus::filter
+
+#endif  // EVENTBUS_SERVER_FILTER_LEXER_H_

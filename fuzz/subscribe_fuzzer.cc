@@ -7,7 +7,9 @@
 // script: each byte publishes, reads with small limits, arms a waker or
 // closes the bus. The oracle:
 // - FromRequest fails, with InvalidArgument, exactly when a filter type is
-//   EVENT_TYPE_UNSPECIFIED or outside EventType; Subscribe fails with
+//   EVENT_TYPE_UNSPECIFIED or outside EventType or the expression does not
+//   compile (FilterExpression, fuzzed on its own by filter_fuzzer, is the
+//   model's oracle for the expression); Subscribe fails with
 //   InvalidArgument for from_sequence 0 and OutOfRange beyond the next
 //   sequence, and otherwise starts where the request asked.
 // - Every read returns what the model says: the lag range (from the cursor to
@@ -34,6 +36,7 @@
 #include "eventbus/v1/eventbus.pb.h"
 #include "fuzz/fuzz_check.h"
 #include "server/bus/bus.h"
+#include "server/filter/expression.h"
 #include "server/grpc/response_encoding.h"
 #include "server/grpc/subscribe_request.h"
 
@@ -77,7 +80,9 @@ class CountingWaker final : public SubscriptionWaker {
 // What the subscription should see, kept independently of the bus.
 class Model {
  public:
-  explicit Model(const v1::EventFilter& filter) : filter_(filter) {}
+  Model(const v1::EventFilter& filter,
+        std::optional<FilterExpression> expression)
+      : filter_(filter), expression_(std::move(expression)) {}
 
   uint64_t next() const { return events_.size() + 1; }
   uint64_t oldest() const {
@@ -98,7 +103,8 @@ class Model {
     return events_[sequence - 1];
   }
 
-  // The filter's meaning, restated: any of the types, all the attributes.
+  // The filter's meaning, restated: any of the types, all the attributes,
+  // and the expression.
   bool Matches(uint64_t sequence) const {
     const v1::Event& event = events_[sequence - 1];
     if (filter_.types_size() > 0) {
@@ -113,11 +119,12 @@ class Model {
       const auto it = event.attributes().find(key);
       if (it == event.attributes().end() || it->second != value) return false;
     }
-    return true;
+    return !expression_ || expression_->Matches(event);
   }
 
  private:
   const v1::EventFilter& filter_;
+  const std::optional<FilterExpression> expression_;
   std::vector<v1::Event> events_;
 };
 
@@ -305,7 +312,8 @@ class Run {
       lost += fates_[s] == Fate::kLost;
     }
     if (request_.filter().types_size() == 0 &&
-        request_.filter().attributes().empty()) {
+        request_.filter().attributes().empty() &&
+        request_.filter().expression().empty()) {
       FUZZ_CHECK(received + lost == model_.next() - start_);
     }
     subscription_.reset();
@@ -356,7 +364,7 @@ class Run {
   std::vector<Fate> fates_;  // indexed by sequence
 };
 
-bool FilterIsValid(const v1::EventFilter& filter) {
+bool TypesAreValid(const v1::EventFilter& filter) {
   for (const int type : filter.types()) {
     if (type != v1::EVENT_TYPE_AUDIT && type != v1::EVENT_TYPE_SPACE_NAME) {
       return false;
@@ -368,7 +376,15 @@ bool FilterIsValid(const v1::EventFilter& filter) {
 void Fuzz(const v1::SubscribeRequest& request) {
   absl::StatusOr<SubscribeOptions> options =
       SubscribeOptionsFromRequest(request);
-  if (!FilterIsValid(request.filter())) {
+  std::optional<FilterExpression> expression;
+  bool valid = TypesAreValid(request.filter());
+  if (valid && !request.filter().expression().empty()) {
+    absl::StatusOr<FilterExpression> compiled =
+        FilterExpression::Compile(request.filter().expression());
+    valid = compiled.ok();
+    if (valid) expression = *std::move(compiled);
+  }
+  if (!valid) {
     FUZZ_CHECK(options.status().code() == absl::StatusCode::kInvalidArgument);
     return;
   }
@@ -382,7 +398,7 @@ void Fuzz(const v1::SubscribeRequest& request) {
   absl::StatusOr<Bus> bus = Bus::Create(bus_options);
   FUZZ_CHECK(bus.ok());
 
-  Model model(request.filter());
+  Model model(request.filter(), std::move(expression));
   Run run(request, *bus, &model);
   run.Publish(kPublishedBefore, [](uint64_t s) { return s % 3 == 0; });
   run.Subscribe(*options);

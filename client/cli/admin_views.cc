@@ -138,6 +138,10 @@ std::string FormatFilter(const v1::EventFilter& filter) {
   for (const auto& [key, value] : attributes) {
     parts.push_back(absl::StrCat(Cell(key), "=", Cell(value)));
   }
+  // The last column: blanks may stay, escapes may not.
+  if (!filter.expression().empty()) {
+    parts.push_back(absl::StrCat("expr=", EscapeForLog(filter.expression())));
+  }
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 

@@ -40,6 +40,11 @@ SubscribeCommand::SubscribeCommand(CLI::App* parent)
                   "only audit or space_name events");
   AddRepeatedFlag(app, "--attr", "KEY=VALUE", &attributes_,
                   "only events with this attribute");
+  app->add_option("--filter", expression_,
+                  "only events for which this expression is true, e.g.\n"
+                  "'audit.status == \"AUDIT_STATUS_DENIED\"' (see the "
+                  "README)")
+      ->type_name("EXPR");
   app->add_option("--name", name_,
                   "subscriber name, shown in the daemon's logs\n"
                   "(default eventbus-cli)")
@@ -80,6 +85,7 @@ absl::StatusOr<client::SubscriberOptions> SubscribeCommand::OptionsFromFlags()
       !added.ok()) {
     return added;
   }
+  request.mutable_filter()->set_expression(expression_);
   absl::StatusOr<v1::Overflow> overflow =
       ParseOverflow("--overflow", overflow_);
   if (!overflow.ok()) return overflow.status();

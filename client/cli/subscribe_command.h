@@ -34,6 +34,7 @@ class SubscribeCommand final : public Command {
   bool from_earliest_ = false;
   std::vector<std::string> types_;
   std::vector<std::string> attributes_;
+  std::string expression_;
   std::string name_ = "eventbus-cli";
   std::string overflow_ = "drop-oldest";
   std::optional<std::string> count_;

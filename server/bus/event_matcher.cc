@@ -34,6 +34,15 @@ absl::StatusOr<EventMatcher> EventMatcher::Create(
   }
   matcher.attributes_.assign(filter.attributes().begin(),
                              filter.attributes().end());
+  if (!filter.expression().empty()) {
+    absl::StatusOr<FilterExpression> expression =
+        FilterExpression::Compile(filter.expression());
+    if (!expression.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter.expression: ", expression.status().message()));
+    }
+    matcher.expression_ = *std::move(expression);
+  }
   return matcher;
 }
 
@@ -46,7 +55,7 @@ bool EventMatcher::Matches(const v1::Event& event) const {
     auto it = attributes.find(key);
     if (it == attributes.end() || it->second != value) return false;
   }
-  return true;
+  return !expression_ || expression_->Matches(event);
 }
 
 }  // namespace eventbus

@@ -6,12 +6,14 @@
 #define EVENTBUS_SERVER_BUS_EVENT_MATCHER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "eventbus/v1/eventbus.pb.h"
+#include "server/filter/expression.h"
 
 namespace eventbus {
 
@@ -20,21 +22,27 @@ class EventMatcher {
   // A matcher that passes every event.
   EventMatcher() = default;
 
-  // Checks `filter`. Returns InvalidArgument naming the value when `types`
-  // holds EVENT_TYPE_UNSPECIFIED or a number outside EventType.
+  // Checks `filter` and compiles its expression. Returns InvalidArgument
+  // naming the value when `types` holds EVENT_TYPE_UNSPECIFIED or a number
+  // outside EventType, and "filter.expression: column N: ..." when the
+  // expression does not compile (FilterExpression::Compile).
   static absl::StatusOr<EventMatcher> Create(const v1::EventFilter& filter);
 
   // True when `event` passes: its payload type is one of the types (or there
-  // are none) and it carries every attribute with the same value.
+  // are none), it carries every attribute with the same value, and the
+  // expression (if any) is true.
   bool Matches(const v1::Event& event) const;
 
   // True when Matches() is true for every event.
-  bool MatchesAll() const { return type_mask_ == 0 && attributes_.empty(); }
+  bool MatchesAll() const {
+    return type_mask_ == 0 && attributes_.empty() && !expression_;
+  }
 
  private:
   // Bit (1 << EventType) for each accepted type; 0 accepts any type.
   uint32_t type_mask_ = 0;
   std::vector<std::pair<std::string, std::string>> attributes_;
+  std::optional<FilterExpression> expression_;
 };
 
 }  // namespace eventbus

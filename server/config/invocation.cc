@@ -174,9 +174,9 @@ std::string UsageText() {
       "Environment (overrides the file; flags override it):\n");
   for (const Setting& setting : Settings()) {
     absl::StrAppend(
-        &text, absl::StrFormat("  %-42s like %s\n", setting.env, setting.flag));
+        &text, absl::StrFormat("  %-43s like %s\n", setting.env, setting.flag));
   }
-  absl::StrAppend(&text, absl::StrFormat("  %-42s bearer tokens, \"TOKEN "
+  absl::StrAppend(&text, absl::StrFormat("  %-43s bearer tokens, \"TOKEN "
                                          "GRANTS [NAME];...\"\n",
                                          kTokensEnv));
   absl::StrAppend(&text, "\nConfig file keys (YAML), with their defaults:\n");

@@ -22,6 +22,9 @@ struct LimitsConfig {
   // limits.max_filter_size: event types plus attributes in one Subscribe
   // filter; 0..RequestLimits::kMaxFilterSize.
   uint32_t max_filter_size = 32;
+  // limits.max_filter_expression_bytes: length of one filter expression;
+  // 0..RequestLimits::kMaxFilterExpressionBytes.
+  uint64_t max_filter_expression_bytes = 4096;
   // limits.max_metadata_bytes: request metadata (headers) of one call,
   // counted as HTTP/2 does (name + value + 32 per entry);
   // RequestLimits::kMinMetadataBytes..kMaxMetadataBytes.

@@ -66,6 +66,7 @@ RequestLimits RequestLimitsFrom(const LimitsConfig& limits) {
           .max_attribute_key_bytes = limits.max_attribute_key_bytes,
           .max_attribute_value_bytes = limits.max_attribute_value_bytes,
           .max_filter_size = limits.max_filter_size,
+          .max_filter_expression_bytes = limits.max_filter_expression_bytes,
           .max_metadata_bytes = limits.max_metadata_bytes};
 }
 

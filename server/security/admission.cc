@@ -14,7 +14,8 @@ Admission::Admission() {
   request_limits_ = {.max_attributes = kUnlimited,
                      .max_attribute_key_bytes = kUnlimited,
                      .max_attribute_value_bytes = kUnlimited,
-                     .max_filter_size = kUnlimited};
+                     .max_filter_size = kUnlimited,
+                     .max_filter_expression_bytes = kUnlimited};
 }
 
 absl::Status Admission::AuthorizePublisher(

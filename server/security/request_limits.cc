@@ -53,6 +53,12 @@ absl::Status CheckFilterLimits(const v1::EventFilter& filter,
         " event types and attributes, over limits.max_filter_size (",
         limits.max_filter_size, ")"));
   }
+  if (filter.expression().size() > limits.max_filter_expression_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter.expression is ", filter.expression().size(),
+                     " bytes, over limits.max_filter_expression_bytes (",
+                     limits.max_filter_expression_bytes, ")"));
+  }
   return CheckAttributes("filter.attributes", filter.attributes(), limits);
 }
 

@@ -18,6 +18,7 @@ struct RequestLimits {
   static constexpr uint64_t kMaxAttributes = 1000000;
   static constexpr uint64_t kMaxAttributeBytes = uint64_t{64} << 20;
   static constexpr uint64_t kMaxFilterSize = 1000000;
+  static constexpr uint64_t kMaxFilterExpressionBytes = 1 << 20;
   static constexpr uint64_t kMinMetadataBytes = 1024;
   static constexpr uint64_t kMaxMetadataBytes = 1 << 20;
 
@@ -26,6 +27,8 @@ struct RequestLimits {
   uint64_t max_attribute_value_bytes = 4096;
   // Event types plus attributes in one filter.
   uint64_t max_filter_size = 32;
+  // The length of EventFilter.expression.
+  uint64_t max_filter_expression_bytes = 4096;
   // Request metadata of one call: the sum of name + value + 32 per entry.
   uint64_t max_metadata_bytes = 16384;
 };
@@ -37,8 +40,9 @@ absl::Status CheckEventLimits(const v1::Event& event,
                               const RequestLimits& limits);
 
 // InvalidArgument naming the limit's config key when `filter` has more
-// event types plus attributes than limits.max_filter_size, or an attribute
-// key or value over the attribute limits.
+// event types plus attributes than limits.max_filter_size, an attribute
+// key or value over the attribute limits, or an expression longer than
+// limits.max_filter_expression_bytes.
 absl::Status CheckFilterLimits(const v1::EventFilter& filter,
                                const RequestLimits& limits);
 

@@ -113,6 +113,24 @@ TEST_F(EventbusCliTest, SubscribeSendsTheOverflowPolicy) {
   EXPECT_THAT(bad.err, HasSubstr("--overflow: unknown overflow policy"));
 }
 
+TEST_F(EventbusCliTest, SubscribeFiltersWithAnExpression) {
+  ASSERT_EQ(Run({"publish", "--count", "4"}).exit_status, 0);
+  CommandResult r = Run({"subscribe", "--from-earliest", "--count", "2",
+                         "--filter", R"(attributes.n in ["2", "4"])"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("sequence":"2")"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("sequence":"4")"));
+  // The daemon's INVALID_ARGUMENT (3) is the exit status 64 + 3, at once.
+  CommandResult bad = Run({"subscribe", "--filter", "attributes.n =="});
+  EXPECT_EQ(bad.exit_status, 67) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("filter.expression: column 16: expected a "
+                                 "path, a literal or \"(\", got the end of "
+                                 "the expression"));
+}
+
 TEST_F(EventbusCliTest, SigintExits130) {
   auto child = ChildProcess::Start(Argv({"subscribe"}));
   ASSERT_TRUE(child.ok());

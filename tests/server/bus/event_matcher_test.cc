@@ -61,5 +61,38 @@ TEST(EventMatcherTest, UnspecifiedTypeIsInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(EventMatcherTest, TheExpressionIsAndedWithTypesAndAttributes) {
+  v1::EventFilter filter;
+  filter.add_types(v1::EVENT_TYPE_AUDIT);
+  (*filter.mutable_attributes())["team"] = "ml";
+  filter.set_expression("audit.username.startsWith(\"a\")");
+  const absl::StatusOr<EventMatcher> matcher = EventMatcher::Create(filter);
+  ASSERT_TRUE(matcher.ok()) << matcher.status();
+  EXPECT_FALSE(matcher->MatchesAll());
+  v1::Event event = AuditEvent();
+  event.mutable_audit()->set_username("alice");
+  EXPECT_FALSE(matcher->Matches(event));  // no team attribute
+  (*event.mutable_attributes())["team"] = "ml";
+  EXPECT_TRUE(matcher->Matches(event));
+  event.mutable_audit()->set_username("bob");
+  EXPECT_FALSE(matcher->Matches(event));
+
+  v1::EventFilter only_expression;
+  only_expression.set_expression("true");
+  EXPECT_FALSE(EventMatcher::Create(only_expression)->MatchesAll());
+}
+
+TEST(EventMatcherTest, AnExpressionThatDoesNotCompileNamesTheField) {
+  v1::EventFilter filter;
+  filter.set_expression("audit.status == \"DENIED\"");
+  EXPECT_EQ(EventMatcher::Create(filter).status(),
+            absl::InvalidArgumentError(
+                "filter.expression: column 17: expected an "
+                "eventbus.v1.AuditStatus name in quotes after \"==\" "
+                "(AUDIT_STATUS_UNSPECIFIED, AUDIT_STATUS_SUCCESS, "
+                "AUDIT_STATUS_FAILED, AUDIT_STATUS_DENIED), got the string "
+                "\"DENIED\""));
+}
+
 }  // namespace
 }  // namespace eventbus

@@ -78,6 +78,8 @@ void ExpectSameConfig(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.limits.max_attribute_value_bytes,
             expected.limits.max_attribute_value_bytes);
   EXPECT_EQ(actual.limits.max_filter_size, expected.limits.max_filter_size);
+  EXPECT_EQ(actual.limits.max_filter_expression_bytes,
+            expected.limits.max_filter_expression_bytes);
   EXPECT_EQ(actual.limits.max_subscribers_per_peer,
             expected.limits.max_subscribers_per_peer);
   EXPECT_EQ(actual.limits.publish_rate_per_peer,
@@ -105,6 +107,7 @@ Config SecureConfig() {
   config.limits.max_attribute_key_bytes = 32;
   config.limits.max_attribute_value_bytes = 1024;
   config.limits.max_filter_size = 4;
+  config.limits.max_filter_expression_bytes = 512;
   config.limits.max_subscribers_per_peer = 10;
   config.limits.publish_rate_per_peer = 500;
   config.limits.publish_burst_per_peer = 50;
@@ -145,6 +148,7 @@ TEST(ConfigTest, EmbeddedDefaults) {
   EXPECT_EQ(config.limits.max_attribute_key_bytes, 256u);
   EXPECT_EQ(config.limits.max_attribute_value_bytes, 4096u);
   EXPECT_EQ(config.limits.max_filter_size, 32u);
+  EXPECT_EQ(config.limits.max_filter_expression_bytes, 4096u);
   EXPECT_EQ(config.limits.max_subscribers_per_peer, 1000u);
   EXPECT_EQ(config.limits.publish_rate_per_peer, 100000u);
   EXPECT_EQ(config.limits.publish_burst_per_peer, 100000u);
@@ -687,6 +691,7 @@ TEST(ConfigTest, ParsesEverySecurityKey) {
       "  max_attribute_key_bytes: 32\n"
       "  max_attribute_value_bytes: 1KiB\n"
       "  max_filter_size: 4\n"
+      "  max_filter_expression_bytes: 512B\n"
       "  max_subscribers_per_peer: 10\n"
       "  publish_rate_per_peer: 500\n"
       "  publish_burst_per_peer: 50\n"
@@ -899,6 +904,7 @@ TEST(ConfigTest, EnvironmentSetsEverySecurityKey) {
               {"EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES", "32"},
               {"EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES", "1KiB"},
               {"EVENTBUS_LIMITS_MAX_FILTER_SIZE", "4"},
+              {"EVENTBUS_LIMITS_MAX_FILTER_EXPRESSION_BYTES", "512"},
               {"EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER", "10"},
               {"EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER", "500"},
               {"EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER", "50"},
@@ -947,6 +953,7 @@ TEST(ConfigTest, FlagsSetEverySecurityKey) {
               "--max-attribute-value-bytes=1KiB",
               "--max-filter-size",
               "4",
+              "--max-filter-expression-bytes=512B",
               "--max-subscribers-per-peer",
               "10",
               "--publish-rate-per-peer",

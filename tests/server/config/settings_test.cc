@@ -123,6 +123,9 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--max-attribute-value-bytes", "SIZE", "a size"},
       {"limits.max_filter_size", "EVENTBUS_LIMITS_MAX_FILTER_SIZE",
        "--max-filter-size", "N", "an integer"},
+      {"limits.max_filter_expression_bytes",
+       "EVENTBUS_LIMITS_MAX_FILTER_EXPRESSION_BYTES",
+       "--max-filter-expression-bytes", "SIZE", "a size"},
       {"limits.max_metadata_bytes", "EVENTBUS_LIMITS_MAX_METADATA_BYTES",
        "--max-metadata-bytes", "SIZE", "a size"},
       {"limits.max_subscribers_per_peer",
@@ -218,7 +221,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 23);
+  EXPECT_EQ(ranged, 24);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -311,6 +314,9 @@ Flags:
   --max-filter-size N
       most event types plus attributes in one Subscribe filter (0..1000000)
       default: 32
+  --max-filter-expression-bytes SIZE
+      longest filter expression of one Subscribe filter (0B..1MiB)
+      default: 4KiB
   --max-metadata-bytes SIZE
       largest request metadata (headers) of one call (1KiB..1MiB)
       default: 16KiB
@@ -352,41 +358,42 @@ Grants are publish, subscribe, admin, or several joined by commas:
 publish,subscribe,admin.
 
 Environment (overrides the file; flags override it):
-  EVENTBUS_SERVER_ADDRESS                    like --address
-  EVENTBUS_SERVER_DRAIN_TIMEOUT              like --drain-timeout
-  EVENTBUS_SERVER_MAX_SUBSCRIBERS            like --max-subscribers
-  EVENTBUS_SERVER_KEEPALIVE_TIME             like --keepalive-time
-  EVENTBUS_SERVER_KEEPALIVE_TIMEOUT          like --keepalive-timeout
-  EVENTBUS_SERVER_MAX_MEMORY                 like --max-memory
-  EVENTBUS_SERVER_IO_THREADS                 like --io-threads
-  EVENTBUS_SERVER_TLS_CERT_FILE              like --tls-cert-file
-  EVENTBUS_SERVER_TLS_KEY_FILE               like --tls-key-file
-  EVENTBUS_SERVER_TLS_CLIENT_CA_FILE         like --tls-client-ca-file
-  EVENTBUS_BUS_CAPACITY                      like --capacity
-  EVENTBUS_BUS_MAX_EVENT_BYTES               like --max-event-bytes
-  EVENTBUS_BUS_MAX_BLOCK                     like --max-block
-  EVENTBUS_STORAGE_PATH                      like --storage-path
-  EVENTBUS_STORAGE_FSYNC                     like --storage-fsync
-  EVENTBUS_STORAGE_SEGMENT_BYTES             like --storage-segment-bytes
-  EVENTBUS_STORAGE_REPAIR                    like --storage-repair
-  EVENTBUS_STORAGE_RETENTION_MAX_BYTES       like --retention-max-bytes
-  EVENTBUS_STORAGE_RETENTION_MAX_EVENTS      like --retention-max-events
-  EVENTBUS_STORAGE_RETENTION_MAX_AGE         like --retention-max-age
-  EVENTBUS_LIMITS_MAX_ATTRIBUTES             like --max-attributes
-  EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES    like --max-attribute-key-bytes
-  EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES  like --max-attribute-value-bytes
-  EVENTBUS_LIMITS_MAX_FILTER_SIZE            like --max-filter-size
-  EVENTBUS_LIMITS_MAX_METADATA_BYTES         like --max-metadata-bytes
-  EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER   like --max-subscribers-per-peer
-  EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER      like --publish-rate-per-peer
-  EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER     like --publish-burst-per-peer
-  EVENTBUS_AUTH_TOKENS_FILE                  like --auth-tokens-file
-  EVENTBUS_AUTH_SUBJECTS                     like --auth-subjects
-  EVENTBUS_METRICS_ADDRESS                   like --metrics-address
-  EVENTBUS_METRICS_MAX_SUBSCRIBER_SERIES     like --metrics-max-subscriber-series
-  EVENTBUS_LOG_LEVEL                         like --log-level
-  EVENTBUS_LOG_FORMAT                        like --log-format
-  EVENTBUS_AUTH_TOKENS                       bearer tokens, "TOKEN GRANTS [NAME];..."
+  EVENTBUS_SERVER_ADDRESS                     like --address
+  EVENTBUS_SERVER_DRAIN_TIMEOUT               like --drain-timeout
+  EVENTBUS_SERVER_MAX_SUBSCRIBERS             like --max-subscribers
+  EVENTBUS_SERVER_KEEPALIVE_TIME              like --keepalive-time
+  EVENTBUS_SERVER_KEEPALIVE_TIMEOUT           like --keepalive-timeout
+  EVENTBUS_SERVER_MAX_MEMORY                  like --max-memory
+  EVENTBUS_SERVER_IO_THREADS                  like --io-threads
+  EVENTBUS_SERVER_TLS_CERT_FILE               like --tls-cert-file
+  EVENTBUS_SERVER_TLS_KEY_FILE                like --tls-key-file
+  EVENTBUS_SERVER_TLS_CLIENT_CA_FILE          like --tls-client-ca-file
+  EVENTBUS_BUS_CAPACITY                       like --capacity
+  EVENTBUS_BUS_MAX_EVENT_BYTES                like --max-event-bytes
+  EVENTBUS_BUS_MAX_BLOCK                      like --max-block
+  EVENTBUS_STORAGE_PATH                       like --storage-path
+  EVENTBUS_STORAGE_FSYNC                      like --storage-fsync
+  EVENTBUS_STORAGE_SEGMENT_BYTES              like --storage-segment-bytes
+  EVENTBUS_STORAGE_REPAIR                     like --storage-repair
+  EVENTBUS_STORAGE_RETENTION_MAX_BYTES        like --retention-max-bytes
+  EVENTBUS_STORAGE_RETENTION_MAX_EVENTS       like --retention-max-events
+  EVENTBUS_STORAGE_RETENTION_MAX_AGE          like --retention-max-age
+  EVENTBUS_LIMITS_MAX_ATTRIBUTES              like --max-attributes
+  EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES     like --max-attribute-key-bytes
+  EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES   like --max-attribute-value-bytes
+  EVENTBUS_LIMITS_MAX_FILTER_SIZE             like --max-filter-size
+  EVENTBUS_LIMITS_MAX_FILTER_EXPRESSION_BYTES like --max-filter-expression-bytes
+  EVENTBUS_LIMITS_MAX_METADATA_BYTES          like --max-metadata-bytes
+  EVENTBUS_LIMITS_MAX_SUBSCRIBERS_PER_PEER    like --max-subscribers-per-peer
+  EVENTBUS_LIMITS_PUBLISH_RATE_PER_PEER       like --publish-rate-per-peer
+  EVENTBUS_LIMITS_PUBLISH_BURST_PER_PEER      like --publish-burst-per-peer
+  EVENTBUS_AUTH_TOKENS_FILE                   like --auth-tokens-file
+  EVENTBUS_AUTH_SUBJECTS                      like --auth-subjects
+  EVENTBUS_METRICS_ADDRESS                    like --metrics-address
+  EVENTBUS_METRICS_MAX_SUBSCRIBER_SERIES      like --metrics-max-subscriber-series
+  EVENTBUS_LOG_LEVEL                          like --log-level
+  EVENTBUS_LOG_FORMAT                         like --log-format
+  EVENTBUS_AUTH_TOKENS                        bearer tokens, "TOKEN GRANTS [NAME];..."
 
 Config file keys (YAML), with their defaults:
   server:
@@ -419,6 +426,7 @@ Config file keys (YAML), with their defaults:
     max_attribute_key_bytes: 256B            like --max-attribute-key-bytes
     max_attribute_value_bytes: 4KiB          like --max-attribute-value-bytes
     max_filter_size: 32                      like --max-filter-size
+    max_filter_expression_bytes: 4KiB        like --max-filter-expression-bytes
     max_metadata_bytes: 16KiB                like --max-metadata-bytes
     max_subscribers_per_peer: 1000           like --max-subscribers-per-peer
     publish_rate_per_peer: 100000            like --publish-rate-per-peer

@@ -25,6 +25,8 @@ TEST(ComponentOptionsTest, ConfigDefaultsAreTheComponentsDefaults) {
   EXPECT_EQ(limits.max_attribute_value_bytes,
             limits_defaults.max_attribute_value_bytes);
   EXPECT_EQ(limits.max_filter_size, limits_defaults.max_filter_size);
+  EXPECT_EQ(limits.max_filter_expression_bytes,
+            limits_defaults.max_filter_expression_bytes);
 
   const PeerLimits::Options peer = PeerLimitsOptionsFrom(config.limits);
   const PeerLimits::Options peer_defaults;
@@ -46,6 +48,7 @@ TEST(ComponentOptionsTest, EachSettingReachesItsComponent) {
                    .max_attribute_key_bytes = 2,
                    .max_attribute_value_bytes = 3,
                    .max_filter_size = 4,
+                   .max_filter_expression_bytes = 10,
                    .max_subscribers_per_peer = 5,
                    .publish_rate_per_peer = 6,
                    .publish_burst_per_peer = 8};
@@ -67,6 +70,7 @@ TEST(ComponentOptionsTest, EachSettingReachesItsComponent) {
   EXPECT_EQ(limits.max_attribute_key_bytes, 2u);
   EXPECT_EQ(limits.max_attribute_value_bytes, 3u);
   EXPECT_EQ(limits.max_filter_size, 4u);
+  EXPECT_EQ(limits.max_filter_expression_bytes, 10u);
   const PeerLimits::Options peer = PeerLimitsOptionsFrom(config.limits);
   EXPECT_EQ(peer.max_subscribers_per_peer, 5u);
   EXPECT_EQ(peer.publish_rate, 6u);

@@ -84,6 +84,17 @@ TEST(AdmissionTest, FilterLimitsNameTheirKey) {
                     "limits.max_attribute_key_bytes (8)"));
 }
 
+TEST(AdmissionTest, ExpressionLengthNamesItsKey) {
+  const Admission admission = WithLimits({.max_filter_expression_bytes = 12});
+  v1::EventFilter filter;
+  filter.set_expression("source == \"a\"");  // 13 bytes
+  EXPECT_EQ(admission.CheckFilter(filter),
+            Invalid("filter.expression is 13 bytes, over "
+                    "limits.max_filter_expression_bytes (12)"));
+  filter.set_expression("source == \"\"");
+  EXPECT_TRUE(admission.CheckFilter(filter).ok());
+}
+
 TEST(AdmissionTest, RateComesBeforeTheEventLimits) {
   const Admission admission = WithLimits(
       {.max_attributes = 1},

@@ -12,6 +12,13 @@
 //   BM_ResponseAssembly/B    SubscribeResponseSize + WriteSubscribeResponse
 //                            for a batch of B events (the gRPC layer's work
 //                            per response, without gRPC)
+//   BM_MatchExpression       one evaluation of a 3-clause filter expression
+//                            (kThreeClauses, true for the event, so every
+//                            clause runs) on the parsed benchmark event
+//   BM_PublishAndDrainFiltered/S  BM_PublishAndDrain with each subscriber
+//                            filtered by kThreeClauses: the filter's cost per
+//                            event and subscription on the real read path
+//                            (the event is parsed once, by the first reader)
 //   BM_ObserveLatency/B      the delivery latency metric for a response of
 //                            B events (a Histogram::Tally), per event: what
 //                            it adds per event per subscriber written
@@ -28,10 +35,18 @@
 #include "base/histogram.h"
 #include "bench/bench_event.h"
 #include "server/bus/bus.h"
+#include "server/bus/event_matcher.h"
+#include "server/filter/expression.h"
 #include "server/grpc/response_encoding.h"
 
 namespace eventbus::bench {
 namespace {
+
+// Three clauses an audit monitor might write, all true for BenchEvent().
+constexpr char kThreeClauses[] =
+    R"(audit.operation in ["OPERATION_UPDATE", "OPERATION_DELETE"] && )"
+    R"(audit.registry_type == "REGISTRY_TYPE_MODEL" && )"
+    R"(audit.username.startsWith("alice"))";
 
 Bus NewBus(uint64_t capacity) {
   BusOptions options;
@@ -123,6 +138,49 @@ void BM_PublishAndDrain(benchmark::State& state) {
       static_cast<double>(waker->wakes()), benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(BM_PublishAndDrain)->Arg(1)->Arg(16)->Arg(64);
+
+void BM_MatchExpression(benchmark::State& state) {
+  const FilterExpression expression =
+      FilterExpression::Compile(kThreeClauses).value();
+  const v1::Event event = BenchEvent();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(expression.Matches(event));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MatchExpression);
+
+void BM_PublishAndDrainFiltered(benchmark::State& state) {
+  const Bus bus = NewBus(1024);
+  v1::EventFilter filter;
+  filter.set_expression(kThreeClauses);
+  std::vector<std::unique_ptr<Subscription>> subscriptions;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    SubscribeOptions options;
+    options.matcher = EventMatcher::Create(filter).value();
+    subscriptions.push_back(bus.Subscribe(std::move(options)).value());
+  }
+  auto waker = std::make_shared<CountingWaker>();
+  for (auto& subscription : subscriptions) subscription->Arm(waker);
+  const v1::Event prototype = BenchEvent();
+  ReadBatch batch;
+  const ReadLimits limits;
+  uint64_t read = 0;
+  for (auto _ : state) {
+    v1::Event event = prototype;
+    StampEvent(MonotonicNanos(), &event);
+    bus.Publish(std::move(event)).value();
+    for (auto& subscription : subscriptions) {
+      subscription->TryRead(limits, &batch);
+      read += batch.events.size();
+      subscription->Arm(waker);
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["reads_per_event"] = benchmark::Counter(
+      static_cast<double>(read), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_PublishAndDrainFiltered)->Arg(1)->Arg(16)->Arg(64);
 
 void BM_TryRead(benchmark::State& state) {
   constexpr uint64_t kRetained = 4096;

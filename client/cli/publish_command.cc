@@ -63,6 +63,9 @@ PublishCommand::PublishCommand(CLI::App* parent)
   AddOptionalFlag(app, "--registry-type", "R", &registry_type_,
                   "the registry, for both event types: data, model,\n"
                   "experiment, audit, ..., tool");
+  AddOptionalFlag(app, "--priority", "P", &priority_,
+                  "low, normal or high (default: unspecified, which counts\n"
+                  "as normal)");
   AddOptionalFlag(app, "--count", "N", &count_,
                   "publish N copies (attribute \"n\" numbers them)");
   AddOptionalFlag(app, "--rate", "R", &rate_,
@@ -117,6 +120,12 @@ absl::StatusOr<v1::Event> PublishCommand::EventFromFlags() const {
           AddAttributes(attributes_, event.mutable_attributes());
       !added.ok()) {
     return added;
+  }
+  if (priority_) {
+    absl::StatusOr<int> value = ParseEnumFlag(
+        "--priority", *priority_, "PRIORITY_", v1::Priority_descriptor());
+    if (!value.ok()) return value.status();
+    event.set_priority(static_cast<v1::Priority>(*value));
   }
   int registry = 0;
   if (registry_type_) {

@@ -36,6 +36,7 @@ class PublishCommand final : public Command {
   std::optional<std::string> source_;
   std::vector<std::string> attributes_;
   std::optional<std::string> registry_type_;
+  std::optional<std::string> priority_;
   std::optional<std::string> count_;
   std::optional<std::string> rate_;
   // Audit events.

@@ -131,6 +131,22 @@ TEST_F(EventbusCliTest, SubscribeFiltersWithAnExpression) {
                                  "the expression"));
 }
 
+TEST_F(EventbusCliTest, PublishSetsThePriority) {
+  ASSERT_EQ(Run({"publish", "--username", "bob"}).exit_status, 0);
+  ASSERT_EQ(
+      Run({"publish", "--priority", "high", "--username", "eve"}).exit_status,
+      0);
+  CommandResult r = Run({"subscribe", "--from-earliest", "--count", "1",
+                         "--filter", R"(priority == "PRIORITY_HIGH")"});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(R"("priority":"PRIORITY_HIGH")"));
+  EXPECT_THAT(r.out, HasSubstr(R"("username":"eve")"));
+  CommandResult bad = Run({"publish", "--priority", "urgent"});
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--priority: unknown value \"urgent\"; "
+                                 "one of low, normal, high"));
+}
+
 TEST_F(EventbusCliTest, SigintExits130) {
   auto child = ChildProcess::Start(Argv({"subscribe"}));
   ASSERT_TRUE(child.ok());

@@ -1,21 +1,24 @@
 // Fuzzes FilterExpression::Compile with arbitrary text as an
 // EventFilter.expression. The oracle:
 // - Compile never crashes or hangs (nesting is bounded, chains are flat);
-// - it fails only with InvalidArgument "column N: ...", N within the
-//   text's characters (1 to characters + 1);
+// - it fails only with InvalidArgument "column N: ..." (or "line L, column
+//   N: ..." for a text of several lines), L and N within the text;
 // - a compiled expression evaluates on a handful of events, the same way
 //   twice; and `!(E)`, `(E) && true` and `(E) || false` compile (when
 //   their extra nesting is allowed) and give the negation and the same
 //   result on each of them.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "eventbus/v1/eventbus.pb.h"
 #include "fuzz/fuzz_check.h"
 #include "server/filter/expression.h"
@@ -46,17 +49,40 @@ std::vector<v1::Event> Events() {
   return events;
 }
 
+// Reads the number that `message` starts with, after `prefix`, and
+// consumes both.
+size_t TakeNumber(absl::string_view prefix, absl::string_view* message) {
+  FUZZ_CHECK(absl::ConsumePrefix(message, prefix));
+  size_t digits = 0;
+  while (digits < message->size() && absl::ascii_isdigit((*message)[digits])) {
+    ++digits;
+  }
+  size_t number = 0;
+  FUZZ_CHECK(absl::SimpleAtoi(message->substr(0, digits), &number));
+  message->remove_prefix(digits);
+  return number;
+}
+
 void CheckError(absl::string_view source, const absl::Status& status) {
   FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument);
-  const absl::string_view message = status.message();
-  FUZZ_CHECK(absl::StartsWith(message, "column "));
-  const absl::string_view rest = message.substr(7);
-  const size_t colon = rest.find(':');
-  FUZZ_CHECK(colon != absl::string_view::npos);
-  size_t column = 0;
-  FUZZ_CHECK(absl::SimpleAtoi(rest.substr(0, colon), &column));
+  absl::string_view message = status.message();
+  const bool lines = absl::StrContains(source, '\n');
+  const filter::Position end = filter::PositionOf(source, source.size());
+  size_t line = 1;
+  if (lines) {
+    line = TakeNumber("line ", &message);
+    FUZZ_CHECK(line >= 1 && line <= end.line);
+    FUZZ_CHECK(absl::ConsumePrefix(&message, ", "));
+  }
+  const size_t column = TakeNumber("column ", &message);
+  FUZZ_CHECK(absl::StartsWith(message, ": "));
+  // Within its line, the end of the line included.
+  size_t line_end = 0;
+  for (size_t i = 1; i <= line; ++i) {
+    line_end = std::min(source.find('\n', line_end + (i > 1)), source.size());
+  }
   FUZZ_CHECK(column >= 1);
-  FUZZ_CHECK(column <= filter::ColumnOf(source, source.size()));
+  FUZZ_CHECK(column <= filter::PositionOf(source, line_end).column);
 }
 
 void Fuzz(absl::string_view source) {
@@ -83,6 +109,9 @@ void Fuzz(absl::string_view source) {
   }
   if (!and_true.ok()) {
     FUZZ_CHECK(absl::StrContains(and_true.status().message(), "nesting"));
+  }
+  if (!or_false.ok()) {
+    FUZZ_CHECK(absl::StrContains(or_false.status().message(), "nesting"));
   }
   for (const v1::Event& event : *kEvents) {
     const bool matches = compiled->Matches(event);

@@ -377,7 +377,8 @@ void Fuzz(const v1::SubscribeRequest& request) {
   absl::StatusOr<SubscribeOptions> options =
       SubscribeOptionsFromRequest(request);
   std::optional<FilterExpression> expression;
-  bool valid = TypesAreValid(request.filter());
+  bool valid = TypesAreValid(request.filter()) &&
+               v1::Overflow_IsValid(request.overflow());
   if (valid && !request.filter().expression().empty()) {
     absl::StatusOr<FilterExpression> compiled =
         FilterExpression::Compile(request.filter().expression());

@@ -81,7 +81,7 @@ class Parser {
 
   absl::Status Error(size_t offset, absl::string_view message) const {
     return absl::InvalidArgumentError(
-        absl::StrCat("column ", ColumnOf(source_, offset), ": ", message));
+        absl::StrCat(DescribePosition(source_, offset), ": ", message));
   }
   absl::Status Expected(absl::string_view what) const {
     return Error(Peek().offset,
@@ -206,11 +206,13 @@ class Parser {
                                Comparison comparison, Expr right) {
     if (IsAggregate(left)) return Misused(left);
     if (IsAggregate(right)) return Misused(right);
-    const std::string where = absl::StrCat(" after ", Describe(op));
+    // Where the right operand stands, and the left one.
+    const std::string after = absl::StrCat(" after ", Describe(op));
+    const std::string before = absl::StrCat(" before ", Describe(op));
     const bool ordering =
         comparison != Comparison::kEqual && comparison != Comparison::kNotEqual;
     if (left.type == Type::kBool || right.type == Type::kBool) {
-      if (left.type != right.type) return Mismatch(left, where, right);
+      if (left.type != right.type) return Mismatch(left, after, right);
       if (ordering) {
         return Error(op.offset, absl::StrCat(Describe(op),
                                              " compares integers or strings, "
@@ -230,9 +232,10 @@ class Parser {
                          named.description,
                          " (enums compare with ==, != and in)"));
       }
-      EVENTBUS_RETURN_IF_ERROR(CoerceToEnum(named, &other, where));
+      EVENTBUS_RETURN_IF_ERROR(
+          CoerceToEnum(named, &other, &other == &left ? before : after));
     } else if (left.type != right.type) {
-      return Mismatch(left, where, right);
+      return Mismatch(left, after, right);
     }
     return Condition(left.offset,
                      filter::Compare(std::move(left.operand), comparison,
@@ -422,8 +425,15 @@ class Parser {
                                 "matches (it is compiled once), got ",
                                 argument.description));
     }
+    if (++patterns_ > FilterExpression::kMaxPatterns) {
+      return Error(name.offset,
+                   absl::StrCat("more than ", FilterExpression::kMaxPatterns,
+                                " matches() patterns in one expression"));
+    }
     re2::RE2::Options options;
     options.set_log_errors(false);
+    options.set_never_capture(true);
+    options.set_max_mem(FilterExpression::kMaxPatternBytes);
     auto pattern =
         std::make_unique<const re2::RE2>(argument.operand.string, options);
     if (!pattern->ok()) {
@@ -591,6 +601,7 @@ class Parser {
   const std::vector<Token> tokens_;
   size_t next_ = 0;
   int depth_ = 0;
+  int patterns_ = 0;
 };
 
 }  // namespace

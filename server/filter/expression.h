@@ -19,6 +19,7 @@
 #ifndef EVENTBUS_SERVER_FILTER_EXPRESSION_H_
 #define EVENTBUS_SERVER_FILTER_EXPRESSION_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -35,11 +36,17 @@ class FilterExpression {
   // Parentheses, `!`, lists and function calls nested deeper than this are
   // refused.
   static constexpr int kMaxDepth = 32;
+  // An expression holds at most this many matches() patterns, each compiled
+  // by RE2 within kMaxPatternBytes of memory: together they bound what one
+  // subscription's filter can cost the daemon.
+  static constexpr int kMaxPatterns = 16;
+  static constexpr int64_t kMaxPatternBytes = 256 << 10;
 
   // Compiles `source`. InvalidArgument "column N: expected ..., got ..." for
   // a syntax error, an unknown path or function, a type mismatch, an unknown
-  // enum value name, an invalid regular expression or nesting deeper than
-  // kMaxDepth. The column counts characters from 1.
+  // enum value name, an invalid regular expression, more than kMaxPatterns
+  // patterns or nesting deeper than kMaxDepth. The column counts characters
+  // from 1; a source of several lines gets "line L, column N: ...".
   static absl::StatusOr<FilterExpression> Compile(absl::string_view source);
 
   // True when `event` passes.

@@ -11,7 +11,7 @@ namespace {
 absl::Status ErrorAt(absl::string_view source, size_t offset,
                      absl::string_view message) {
   return absl::InvalidArgumentError(
-      absl::StrCat("column ", ColumnOf(source, offset), ": ", message));
+      absl::StrCat(DescribePosition(source, offset), ": ", message));
 }
 
 bool IsIdentifierStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
@@ -163,12 +163,25 @@ std::pair<Token::Kind, size_t> Operator(absl::string_view source, size_t pos) {
 
 }  // namespace
 
-size_t ColumnOf(absl::string_view source, size_t offset) {
-  size_t column = 1;
+Position PositionOf(absl::string_view source, size_t offset) {
+  Position position;
   for (size_t i = 0; i < offset && i < source.size(); ++i) {
-    if ((static_cast<unsigned char>(source[i]) & 0xC0) != 0x80) ++column;
+    if (source[i] == '\n') {
+      ++position.line;
+      position.column = 1;
+    } else if ((static_cast<unsigned char>(source[i]) & 0xC0) != 0x80) {
+      ++position.column;
+    }
   }
-  return column;
+  return position;
+}
+
+std::string DescribePosition(absl::string_view source, size_t offset) {
+  const Position position = PositionOf(source, offset);
+  if (source.find('\n') == absl::string_view::npos) {
+    return absl::StrCat("column ", position.column);
+  }
+  return absl::StrCat("line ", position.line, ", column ", position.column);
 }
 
 absl::StatusOr<std::vector<Token>> Lex(absl::string_view source) {

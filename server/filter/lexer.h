@@ -54,13 +54,22 @@ struct Token {
   uint64_t integer = 0;
 };
 
-// The 1-based column of byte `offset` in `source`, counting characters
-// (UTF-8 code points), as an editor shows it.
-size_t ColumnOf(absl::string_view source, size_t offset);
+// Where byte `offset` of `source` is, 1-based, as an editor shows it: the
+// line (counting '\n') and the column within it (counting UTF-8 code
+// points).
+struct Position {
+  size_t line = 1;
+  size_t column = 1;
+};
+Position PositionOf(absl::string_view source, size_t offset);
 
-// InvalidArgument "column N: what was expected" for a character that starts
-// no token, an unterminated string, an unknown escape or an integer out of
-// range. The last token is always kEnd.
+// How an error message names that place: "column C" for a one-line source,
+// "line L, column C" for one with several lines.
+std::string DescribePosition(absl::string_view source, size_t offset);
+
+// InvalidArgument "column N: what was expected" (or "line L, column N: ...")
+// for a character that starts no token, an unterminated string, an unknown
+// escape or an integer out of range. The last token is always kEnd.
 absl::StatusOr<std::vector<Token>> Lex(absl::string_view source);
 
 // How an error message names `token`: "the end of the expression", or the

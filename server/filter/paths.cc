@@ -1,5 +1,8 @@
 #include "server/filter/paths.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -109,18 +112,22 @@ const std::vector<Path>& Table() {
        }},
       {"sequence", Type::kInteger, nullptr,
        [](const v1::Event& event, const std::string&) {
-         return Integer(static_cast<int64_t>(event.sequence()));
+         // Sequences start at 1 and would take millennia to pass 2^63;
+         // saturate rather than wrap, all the same.
+         return Integer(static_cast<int64_t>(std::min<uint64_t>(
+             event.sequence(), std::numeric_limits<int64_t>::max())));
        },
        [](const v1::Event& event, const std::string&) {
          return event.sequence() != 0;
        }},
       {"priority", Type::kEnum, &v1::Priority_descriptor,
+       // An unspecified priority counts as NORMAL, so every event has one.
        [](const v1::Event& event, const std::string&) {
-         return Integer(event.priority());
+         return Integer(event.priority() == v1::PRIORITY_UNSPECIFIED
+                            ? v1::PRIORITY_NORMAL
+                            : event.priority());
        },
-       [](const v1::Event& event, const std::string&) {
-         return event.priority() != v1::PRIORITY_UNSPECIFIED;
-       }},
+       [](const v1::Event&, const std::string&) { return true; }},
       {"attributes", Type::kMap, nullptr,
        [](const v1::Event&, const std::string&) { return Value{}; },
        [](const v1::Event& event, const std::string&) {

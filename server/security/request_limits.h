@@ -18,7 +18,7 @@ struct RequestLimits {
   static constexpr uint64_t kMaxAttributes = 1000000;
   static constexpr uint64_t kMaxAttributeBytes = uint64_t{64} << 20;
   static constexpr uint64_t kMaxFilterSize = 1000000;
-  static constexpr uint64_t kMaxFilterExpressionBytes = 1 << 20;
+  static constexpr uint64_t kMaxFilterExpressionBytes = 64 << 10;
   static constexpr uint64_t kMinMetadataBytes = 1024;
   static constexpr uint64_t kMaxMetadataBytes = 1 << 20;
 

@@ -315,7 +315,7 @@ Flags:
       most event types plus attributes in one Subscribe filter (0..1000000)
       default: 32
   --max-filter-expression-bytes SIZE
-      longest filter expression of one Subscribe filter (0B..1MiB)
+      longest filter expression of one Subscribe filter (0B..64KiB)
       default: 4KiB
   --max-metadata-bytes SIZE
       largest request metadata (headers) of one call (1KiB..1MiB)

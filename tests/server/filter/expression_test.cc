@@ -90,7 +90,10 @@ TEST(FilterExpressionTest, MatchesAsTheTableSays) {
       {"sequence != 8", true, false, true},
       {"sequence > -1", true, true, true},
       {R"(priority == "PRIORITY_HIGH")", true, false, false},
-      {R"(priority == "PRIORITY_UNSPECIFIED")", false, false, true},
+      // An unspecified priority counts as NORMAL.
+      {R"(priority == "PRIORITY_NORMAL")", false, false, true},
+      {R"(priority == "PRIORITY_UNSPECIFIED")", false, false, false},
+      {"priority == 2", false, false, true},
       {"priority == 1", false, true, false},
       {R"(attributes["team"] == "ml")", true, false, false},
       {R"(attributes.team == "data")", false, true, false},
@@ -121,7 +124,7 @@ TEST(FilterExpressionTest, MatchesAsTheTableSays) {
       {"has(audit.username)", true, true, false},
       {"has(audit.client_ip)", false, false, false},
       {"has(audit.operation)", true, true, false},
-      {"has(priority)", true, true, false},
+      {"has(priority)", true, true, true},
       {"has(source) && has(sequence) && has(type)", true, true, true},
       {"!has(attributes.env) || attributes.env != \"prod\"", false, true, true},
       // `in`.
@@ -363,6 +366,22 @@ TEST(FilterExpressionTest, RefusesWithTheColumnAndWhatWasExpected) {
       {"true || sequence",
        "column 9: expected a condition after \"||\", got "
        "sequence, an integer"},
+      // An enum name on the left of the operator.
+      {"\"DENIED\" == audit.status",
+       "column 1: expected an eventbus.v1.AuditStatus name in quotes before "
+       "\"==\" (AUDIT_STATUS_UNSPECIFIED, AUDIT_STATUS_SUCCESS, "
+       "AUDIT_STATUS_FAILED, AUDIT_STATUS_DENIED), got the string \"DENIED\""},
+      // A pattern RE2 cannot compile within its memory cap.
+      {R"(source.matches("\\pL{1000}"))",
+       "column 16: expected a regular expression (RE2 syntax), got one with "
+       "an error: pattern too large - compile failed"},
+      // Several lines: the line, then the column within it.
+      {"has(audit) &&\n  audit.status == \"DENIED\"",
+       "line 2, column 19: expected an eventbus.v1.AuditStatus name in "
+       "quotes after \"==\" (AUDIT_STATUS_UNSPECIFIED, AUDIT_STATUS_SUCCESS, "
+       "AUDIT_STATUS_FAILED, AUDIT_STATUS_DENIED), got the string \"DENIED\""},
+      {"true ||\n\n@",
+       "line 3, column 1: expected an operand or an operator, got \"@\""},
       // Columns count characters, not bytes.
       {"source == \"é\" && é",
        "column 18: expected an operand or an "
@@ -392,6 +411,22 @@ TEST(FilterExpressionTest, NestingIsLimited) {
   std::string chain = "true";
   for (int i = 0; i < 500; ++i) chain += " && sequence != 0";
   EXPECT_TRUE(FilterExpression::Compile(chain).ok());
+}
+
+TEST(FilterExpressionTest, PatternsAreLimited) {
+  const auto patterns = [](int count) {
+    std::string source = "true";
+    for (int i = 0; i < count; ++i) source += " && source.matches(\"^o\")";
+    return source;
+  };
+  const absl::StatusOr<FilterExpression> sixteen =
+      FilterExpression::Compile(patterns(16));
+  ASSERT_TRUE(sixteen.ok()) << sixteen.status();
+  EXPECT_TRUE(sixteen->Matches(DeniedDelete()));
+  EXPECT_EQ(FilterExpression::Compile(patterns(17)).status(),
+            absl::InvalidArgumentError(
+                "column 400: more than 16 matches() patterns in one "
+                "expression"));
 }
 
 // Every field of the payload messages can be named: a field added to the

@@ -85,6 +85,20 @@ void EventBusService::StartStreaming(IoThreads* subscribe_io,
       .metrics = &metrics_,
       .instance_id = instance_id_,
       .io = subscribe_io};
+  subscribe_stream_ = SubscribeStreamCall::Shared{
+      .request =
+          [this](grpc::ServerContext* context,
+                 SubscribeStreamCall::Stream* stream,
+                 grpc::ServerCompletionQueue* queue, void* tag) {
+            RequestSubscribeStream(context, stream, queue, queue, tag);
+          },
+      .bus = &bus_,
+      .admission = &admission_,
+      .budget = &response_budget_,
+      .refusals = &refusals_,
+      .metrics = &metrics_,
+      .instance_id = instance_id_,
+      .io = subscribe_io};
   publish_stream_ = PublishStreamCall::Shared{
       .request =
           [this](grpc::ServerContext* context,
@@ -100,6 +114,7 @@ void EventBusService::StartStreaming(IoThreads* subscribe_io,
       .io = publish_io};
   for (int i = 0; i < subscribe_io->size(); ++i) {
     SubscribeCall::Await(&subscribe_, i);
+    SubscribeStreamCall::Await(&subscribe_stream_, i);
   }
   for (int i = 0; i < publish_io->size(); ++i) {
     PublishStreamCall::Await(&publish_stream_, i);

@@ -2,7 +2,8 @@
 //
 // Thin adapters: Publish turns the request into a Bus::Publish call and its
 // status into the RPC status; Subscribe runs one SubscribeCall per stream
-// (subscribe_call.h) and PublishStream one PublishStreamCall
+// (subscribe_call.h), SubscribeStream one SubscribeStreamCall
+// (subscribe_stream_call.h) and PublishStream one PublishStreamCall
 // (publish_stream_call.h) on gRPC's asynchronous API, on the IoThreads
 // queues given to StartStreaming. A Subscribe keeps at most one write in
 // flight and assembles each response from the bytes events were encoded to
@@ -40,6 +41,7 @@
 #include "server/grpc/response_budget.h"
 #include "server/grpc/service_metrics.h"
 #include "server/grpc/subscribe_call.h"
+#include "server/grpc/subscribe_stream_call.h"
 #include "server/security/admission.h"
 
 namespace eventbus {
@@ -50,7 +52,8 @@ class EventBusService final
     : public v1::EventBusService::WithRawCallbackMethod_Publish<
           v1::EventBusService::WithRawMethod_Subscribe<
               v1::EventBusService::WithRawMethod_PublishStream<
-                  v1::EventBusService::Service>>> {
+                  v1::EventBusService::WithRawMethod_SubscribeStream<
+                      v1::EventBusService::Service>>>> {
  public:
   // Threads that retry unary publishes held back by BLOCK subscribers.
   static constexpr int kDeliveryThreads = 1;
@@ -78,7 +81,8 @@ class EventBusService final
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
 
-  // Serves Subscribe on `subscribe_io`'s queues and PublishStream on
+  // Serves Subscribe and SubscribeStream on `subscribe_io`'s queues and
+  // PublishStream on
   // `publish_io`'s (one pending call per queue), once the server is built;
   // both must outlive the server. Until this is called, those calls wait.
   void StartStreaming(IoThreads* subscribe_io, IoThreads* publish_io);
@@ -94,6 +98,7 @@ class EventBusService final
   RefusalLog refusals_;
   ServiceMetrics metrics_;
   SubscribeCall::Shared subscribe_;
+  SubscribeStreamCall::Shared subscribe_stream_;
   PublishStreamCall::Shared publish_stream_;
   // Last: destroyed first, joining its threads, whose tasks (held unary
   // publishes) use the members above.

@@ -565,7 +565,8 @@ class PublishSubscribeTest(EventBusTestCase):
         self.assertEqual(main[0].name, "eventbus/v1/eventbus.proto")
         services = {s.name: {m.name for m in s.method} for s in main[0].service}
         self.assertEqual(services, {
-            "EventBusService": {"Publish", "Subscribe", "PublishStream"},
+            "EventBusService": {"Publish", "Subscribe", "PublishStream",
+                                "SubscribeStream"},
             "AdminService": {"ListSubscribers", "GetBusInfo"}})
         # The descriptor is the one the client was generated from.
         self.assertEqual(

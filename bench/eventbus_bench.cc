@@ -53,6 +53,8 @@ JSON lines on stdout (one per workload and S), progress on stderr.
   --w4-subscribers N      W4 subscribers (default 1,000)
   --w4-connections N      W4 client connections (default 10)
   --w4-events N           W4 events (default 1,000)
+  --multiplexed           W4: the subscriptions share one SubscribeStream per
+                          connection instead of one Subscribe stream each
   --capacity N            eventbusd bus.capacity for W1-W4 (default 1024)
   --publish-rpc stream|unary  PublishStream with a window (default) or
                           asynchronous unary Publish calls
@@ -126,17 +128,15 @@ struct Flags {
 };
 
 Flags ParseFlags(int argc, char** argv) {
-  static const char* const kSwitches[] = {"quick", "help"};
+  static const char* const kSwitches[] = {"quick", "multiplexed", "help"};
   static const char* const kKnown[] = {
-      "workloads",      "subscribers",    "quick",
-      "w0-events",      "w0-workers",     "events",
-      "w2-secs",        "w3-secs",        "rate",
-      "w4-subscribers", "w4-connections", "w4-events",
-      "capacity",       "publish-window", "bdp-probe",
-      "client-threads", "publish-rpc",    "flush-every",
-      "quiet-max-s",    "overflow",       "w5-events",
-      "w5-window",      "w6-events",      "w6-window",
-      "fsync",          "data-dir",       "help"};
+      "workloads",   "subscribers",    "quick",          "w0-events",
+      "w0-workers",  "events",         "w2-secs",        "w3-secs",
+      "rate",        "w4-subscribers", "w4-connections", "w4-events",
+      "capacity",    "publish-window", "bdp-probe",      "client-threads",
+      "publish-rpc", "flush-every",    "quiet-max-s",    "overflow",
+      "w5-events",   "w5-window",      "w6-events",      "w6-window",
+      "fsync",       "data-dir",       "multiplexed",    "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -300,6 +300,7 @@ int main(int argc, char** argv) {
       options.subscribers = static_cast<int>(flags.Int("w4-subscribers", 1000));
       options.connections = static_cast<int>(flags.Int("w4-connections", 10));
       options.events = static_cast<uint64_t>(flags.Int("w4-events", 1000));
+      options.multiplexed = flags.Has("multiplexed");
       cases.push_back(options);
     } else {
       std::fprintf(stderr, "eventbus-bench: unknown workload %s\n",

@@ -1,11 +1,14 @@
 // The gRPC clients of eventbus-bench's workloads, shared by grpc_workloads.cc
 // (W1-W4) and durable_workloads.cc (W5, W6): completion-queue threads, a
-// lean Subscribe stream that scans wire bytes in place, publishers on the
+// lean Subscribe stream that scans wire bytes in place (and a SubscribeStream
+// carrying many subscriptions, for W4 --multiplexed), publishers on the
 // unary Publish and on PublishStream with a window, and the waiting and
 // percentile helpers. Each class says which threads may call it.
 #ifndef EVENTBUS_BENCH_GRPC_CLIENTS_H_
 #define EVENTBUS_BENCH_GRPC_CLIENTS_H_
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -17,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,6 +33,8 @@ namespace eventbus::bench {
 
 inline constexpr char kSubscribeMethod[] =
     "/eventbus.v1.EventBusService/Subscribe";
+inline constexpr char kSubscribeStreamMethod[] =
+    "/eventbus.v1.EventBusService/SubscribeStream";
 
 // What a completion-queue tag points at.
 class CompletionHandler {
@@ -83,55 +89,21 @@ inline std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
                                    args);
 }
 
-// One Subscribe stream and what it received. Its operations complete on one
-// CompletionThread, one at a time, so the counters have a single writer;
-// the main thread reads the atomics (acquire) while it waits, and the rest
-// once the stream is finished.
-class StreamSubscriber final : public ResponseVisitor {
+// What one subscription received: the counters every workload reports.
+// A subscription's responses are scanned on one CompletionThread, one at a
+// time, so the counters have a single writer; the main thread reads the
+// atomics (acquire) while it waits, and the rest once the subscription is
+// finished.
+class SubscriberCounters : public ResponseVisitor {
  public:
-  // `stalled`: reads nothing until StartReading(). `latency_capacity`:
-  // latency samples kept (the first ones). `from_earliest`: starts with the
-  // oldest event the bus retains (a replay) instead of the next one.
-  StreamSubscriber(grpc::GenericStub* stub, grpc::CompletionQueue* queue,
-                   const std::string& name, bool stalled,
-                   size_t latency_capacity,
-                   v1::Overflow overflow = v1::OVERFLOW_DROP_OLDEST,
-                   bool from_earliest = false)
-      : stub_(stub), queue_(queue), reading_(!stalled) {
-    v1::SubscribeRequest request;
-    request.set_name(name);
-    request.set_overflow(overflow);
-    if (from_earliest) request.set_from_earliest(true);
-    const std::string bytes = request.SerializeAsString();
-    grpc::Slice slice(bytes);
-    request_ = grpc::ByteBuffer(&slice, 1);
+  explicit SubscriberCounters(size_t latency_capacity) {
     latencies_.reserve(latency_capacity);
   }
 
-  void Start() {
-    call_ = stub_->PrepareCall(&context_, kSubscribeMethod, queue_);
-    call_->StartCall(&start_tag_);
-  }
-
-  // Begins reading a stalled stream (after ready()).
-  void StartReading() {
-    reading_ = true;
-    call_->Read(&buffer_, &read_tag_);
-  }
-
-  // Cancels the stream; finished() turns true once gRPC is done with it.
-  void Cancel() {
-    context_.TryCancel();
-    // A stalled stream that never read has no operation that would fail.
-    if (ready() && !reading_) Finish();
-  }
-
-  // The daemon sent the headers: the subscriber is registered.
+  // The daemon registered the subscription (headers, or SubscriptionStarted).
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // The subscription has ended (its stream, or SubscriptionEnded).
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  // The stream ended before Cancel(): closed by the daemon or broken.
-  bool ended_early() const { return ended_early_; }
-  const grpc::Status& status() const { return status_; }
 
   // Events received, and events the daemon reported lost.
   uint64_t received() const {
@@ -171,83 +143,24 @@ class StreamSubscriber final : public ResponseVisitor {
     }
   }
 
- private:
-  void OnStarted(bool ok) {
-    if (!ok) return Finish();
-    call_->WriteLast(request_, grpc::WriteOptions(), &write_tag_);
-    call_->ReadInitialMetadata(&metadata_tag_);
-  }
+ protected:
+  void SetReady() { ready_.store(true, std::memory_order_release); }
+  void SetFinished() { finished_.store(true, std::memory_order_release); }
 
-  void OnWritten(bool) {}  // a failed write fails the reads too
-
-  void OnMetadata(bool ok) {
-    if (!ok) return Finish();
-    ready_.store(true, std::memory_order_release);
-    if (reading_) call_->Read(&buffer_, &read_tag_);
-  }
-
-  void OnRead(bool ok) {
-    if (!ok) return Finish();
-    now_ns_ = MonotonicNanos();
+  // Scans one SubscribeResponse's bytes, received at `now_ns`, and
+  // publishes the counters.
+  void CountResponse(const uint8_t* data, size_t size, int64_t now_ns) {
+    now_ns_ = now_ns;
     ++responses_;
-    grpc::Slice slice;
-    bool scanned;
-    if (buffer_.TrySingleSlice(&slice).ok()) {
-      scanned = ScanSubscribeResponse(slice.begin(), slice.size(), this);
-    } else {
-      std::vector<grpc::Slice> slices;
-      (void)buffer_.Dump(&slices);
-      scratch_.clear();
-      for (const grpc::Slice& part : slices) {
-        scratch_.append(reinterpret_cast<const char*>(part.begin()),
-                        part.size());
-      }
-      scanned = ScanSubscribeResponse(
-          reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(),
-          this);
-    }
-    buffer_.Clear();
-    if (!scanned) malformed_ = true;
+    if (!ScanSubscribeResponse(data, size, this)) malformed_ = true;
     missed_.store(missed_local_, std::memory_order_relaxed);
     last_receive_ns_.store(now_ns_, std::memory_order_relaxed);
     received_.store(received_local_, std::memory_order_release);
-    call_->Read(&buffer_, &read_tag_);
   }
 
-  void Finish() {
-    if (finish_started_.exchange(true)) return;
-    call_->Finish(&status_, &finish_tag_);
-  }
-
-  void OnFinished(bool) {
-    ended_early_ = !context_cancelled();
-    finished_.store(true, std::memory_order_release);
-  }
-
-  bool context_cancelled() const {
-    return status_.error_code() == grpc::StatusCode::CANCELLED;
-  }
-
-  grpc::GenericStub* const stub_;
-  grpc::CompletionQueue* const queue_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
-  grpc::ByteBuffer request_;
-  grpc::ByteBuffer buffer_;
-  std::string scratch_;
-  grpc::Status status_;
-  std::atomic<bool> reading_;
+ private:
   std::atomic<bool> ready_{false};
-  std::atomic<bool> finish_started_{false};
   std::atomic<bool> finished_{false};
-  bool ended_early_ = false;
-
-  OpTag<StreamSubscriber, &StreamSubscriber::OnStarted> start_tag_{this};
-  OpTag<StreamSubscriber, &StreamSubscriber::OnWritten> write_tag_{this};
-  OpTag<StreamSubscriber, &StreamSubscriber::OnMetadata> metadata_tag_{this};
-  OpTag<StreamSubscriber, &StreamSubscriber::OnRead> read_tag_{this};
-  OpTag<StreamSubscriber, &StreamSubscriber::OnFinished> finish_tag_{this};
-
   // Written by the completion thread only.
   int64_t now_ns_ = 0;
   uint64_t received_local_ = 0;
@@ -264,6 +177,268 @@ class StreamSubscriber final : public ResponseVisitor {
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> missed_{0};
   std::atomic<int64_t> last_receive_ns_{0};
+};
+
+// A received message as one contiguous run of bytes: the slice itself when
+// gRPC delivered one, else a copy into `scratch`.
+inline std::pair<const uint8_t*, size_t> Contiguous(grpc::ByteBuffer* buffer,
+                                                    grpc::Slice* slice,
+                                                    std::string* scratch) {
+  if (buffer->TrySingleSlice(slice).ok()) {
+    return {slice->begin(), slice->size()};
+  }
+  std::vector<grpc::Slice> slices;
+  (void)buffer->Dump(&slices);
+  scratch->clear();
+  for (const grpc::Slice& part : slices) {
+    scratch->append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  return {reinterpret_cast<const uint8_t*>(scratch->data()), scratch->size()};
+}
+
+// One Subscribe stream and what it received.
+class StreamSubscriber final : public SubscriberCounters {
+ public:
+  // `stalled`: reads nothing until StartReading(). `latency_capacity`:
+  // latency samples kept (the first ones). `from_earliest`: starts with the
+  // oldest event the bus retains (a replay) instead of the next one.
+  StreamSubscriber(grpc::GenericStub* stub, grpc::CompletionQueue* queue,
+                   const std::string& name, bool stalled,
+                   size_t latency_capacity,
+                   v1::Overflow overflow = v1::OVERFLOW_DROP_OLDEST,
+                   bool from_earliest = false)
+      : SubscriberCounters(latency_capacity),
+        stub_(stub),
+        queue_(queue),
+        reading_(!stalled) {
+    v1::SubscribeRequest request;
+    request.set_name(name);
+    request.set_overflow(overflow);
+    if (from_earliest) request.set_from_earliest(true);
+    const std::string bytes = request.SerializeAsString();
+    grpc::Slice slice(bytes);
+    request_ = grpc::ByteBuffer(&slice, 1);
+  }
+
+  void Start() {
+    call_ = stub_->PrepareCall(&context_, kSubscribeMethod, queue_);
+    call_->StartCall(&start_tag_);
+  }
+
+  // Begins reading a stalled stream (after ready()).
+  void StartReading() {
+    reading_ = true;
+    call_->Read(&buffer_, &read_tag_);
+  }
+
+  // Cancels the stream; finished() turns true once gRPC is done with it.
+  void Cancel() {
+    context_.TryCancel();
+    // A stalled stream that never read has no operation that would fail.
+    if (ready() && !reading_) Finish();
+  }
+
+  // The stream ended before Cancel(): closed by the daemon or broken.
+  bool ended_early() const { return ended_early_; }
+  const grpc::Status& status() const { return status_; }
+
+ private:
+  void OnStarted(bool ok) {
+    if (!ok) return Finish();
+    call_->WriteLast(request_, grpc::WriteOptions(), &write_tag_);
+    call_->ReadInitialMetadata(&metadata_tag_);
+  }
+
+  void OnWritten(bool) {}  // a failed write fails the reads too
+
+  void OnMetadata(bool ok) {
+    if (!ok) return Finish();
+    SetReady();
+    if (reading_) call_->Read(&buffer_, &read_tag_);
+  }
+
+  void OnRead(bool ok) {
+    if (!ok) return Finish();
+    const int64_t now_ns = MonotonicNanos();
+    grpc::Slice slice;
+    const auto [data, size] = Contiguous(&buffer_, &slice, &scratch_);
+    CountResponse(data, size, now_ns);
+    buffer_.Clear();
+    call_->Read(&buffer_, &read_tag_);
+  }
+
+  void Finish() {
+    if (finish_started_.exchange(true)) return;
+    call_->Finish(&status_, &finish_tag_);
+  }
+
+  void OnFinished(bool) {
+    ended_early_ = !context_cancelled();
+    SetFinished();
+  }
+
+  bool context_cancelled() const {
+    return status_.error_code() == grpc::StatusCode::CANCELLED;
+  }
+
+  grpc::GenericStub* const stub_;
+  grpc::CompletionQueue* const queue_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer buffer_;
+  std::string scratch_;
+  grpc::Status status_;
+  std::atomic<bool> reading_;
+  std::atomic<bool> finish_started_{false};
+  bool ended_early_ = false;
+
+  OpTag<StreamSubscriber, &StreamSubscriber::OnStarted> start_tag_{this};
+  OpTag<StreamSubscriber, &StreamSubscriber::OnWritten> write_tag_{this};
+  OpTag<StreamSubscriber, &StreamSubscriber::OnMetadata> metadata_tag_{this};
+  OpTag<StreamSubscriber, &StreamSubscriber::OnRead> read_tag_{this};
+  OpTag<StreamSubscriber, &StreamSubscriber::OnFinished> finish_tag_{this};
+};
+
+// One SubscribeStream call carrying many subscriptions (W4 --multiplexed):
+// it adds them one request at a time, then reads the responses and counts
+// each SubscribeResponse for the subscription it names.
+class MultiplexedStream final {
+ public:
+  // One subscription of the stream.
+  class Subscription final : public SubscriberCounters {
+   public:
+    using SubscriberCounters::SubscriberCounters;
+
+   private:
+    friend class MultiplexedStream;
+  };
+
+  // Subscriptions named `prefix` + i for i in [0, count), with ids 0.. .
+  MultiplexedStream(grpc::GenericStub* stub, grpc::CompletionQueue* queue,
+                    const std::string& prefix, int count,
+                    size_t latency_capacity, v1::Overflow overflow)
+      : stub_(stub), queue_(queue) {
+    for (int i = 0; i < count; ++i) {
+      subscriptions_.push_back(
+          std::make_unique<Subscription>(latency_capacity));
+      v1::SubscribeStreamRequest request;
+      request.mutable_add()->set_subscription_id(i);
+      request.mutable_add()->mutable_request()->set_name(
+          absl::StrCat(prefix, i));
+      request.mutable_add()->mutable_request()->set_overflow(overflow);
+      const std::string bytes = request.SerializeAsString();
+      grpc::Slice slice(bytes);
+      requests_.emplace_back(&slice, 1);
+    }
+  }
+
+  void Start() {
+    call_ = stub_->PrepareCall(&context_, kSubscribeStreamMethod, queue_);
+    call_->StartCall(&start_tag_);
+  }
+
+  // Cancels the call; every subscription is finished once gRPC is done.
+  void Cancel() { context_.TryCancel(); }
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  const grpc::Status& status() const { return status_; }
+
+  const std::vector<std::unique_ptr<Subscription>>& subscriptions() const {
+    return subscriptions_;
+  }
+
+ private:
+  void OnStarted(bool ok) {
+    if (!ok) return Finish();
+    call_->Read(&buffer_, &read_tag_);
+    WriteNext();
+  }
+
+  void WriteNext() {
+    if (next_request_ == requests_.size()) return;
+    call_->Write(requests_[next_request_++], &write_tag_);
+  }
+
+  void OnWritten(bool ok) {
+    if (ok) WriteNext();  // a failed write fails the reads too
+  }
+
+  void OnRead(bool ok) {
+    if (!ok) return Finish();
+    const int64_t now_ns = MonotonicNanos();
+    grpc::Slice slice;
+    const auto [data, size] = Contiguous(&buffer_, &slice, &scratch_);
+    Dispatch(data, size, now_ns);
+    buffer_.Clear();
+    call_->Read(&buffer_, &read_tag_);
+  }
+
+  // SubscribeStreamResponse: subscription_id (1), then started (2),
+  // response (3) or ended (4).
+  void Dispatch(const uint8_t* data, size_t size, int64_t now_ns) {
+    google::protobuf::io::CodedInputStream in(data, static_cast<int>(size));
+    uint64_t id = 0;
+    int kind = 0;
+    const uint8_t* body = nullptr;
+    uint32_t body_size = 0;
+    while (uint32_t tag = in.ReadTag()) {
+      const int field = static_cast<int>(tag >> 3);
+      if (field == 1 && (tag & 7) == 0) {
+        if (!in.ReadVarint64(&id)) return;
+      } else if (field >= 2 && field <= 4 && (tag & 7) == 2) {
+        if (!in.ReadVarint32(&body_size)) return;
+        const void* at = nullptr;
+        int available = 0;
+        if (body_size > 0 && (!in.GetDirectBufferPointer(&at, &available) ||
+                              static_cast<uint32_t>(available) < body_size)) {
+          return;
+        }
+        kind = field;
+        body = static_cast<const uint8_t*>(at);
+        if (!in.Skip(static_cast<int>(body_size))) return;
+      } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in,
+                                                                        tag)) {
+        return;
+      }
+    }
+    if (id >= subscriptions_.size()) return;
+    Subscription& subscription = *subscriptions_[id];
+    if (kind == 2) {
+      subscription.SetReady();
+    } else if (kind == 3) {
+      subscription.CountResponse(body, body_size, now_ns);
+    } else if (kind == 4) {
+      subscription.SetFinished();
+    }
+  }
+
+  void Finish() {
+    if (finish_started_.exchange(true)) return;
+    call_->Finish(&status_, &finish_tag_);
+  }
+
+  void OnFinished(bool) {
+    for (auto& subscription : subscriptions_) subscription->SetFinished();
+    finished_.store(true, std::memory_order_release);
+  }
+
+  grpc::GenericStub* const stub_;
+  grpc::CompletionQueue* const queue_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  std::vector<std::unique_ptr<Subscription>> subscriptions_;
+  std::vector<grpc::ByteBuffer> requests_;
+  size_t next_request_ = 0;
+  grpc::ByteBuffer buffer_;
+  std::string scratch_;
+  grpc::Status status_;
+  std::atomic<bool> finish_started_{false};
+  std::atomic<bool> finished_{false};
+
+  OpTag<MultiplexedStream, &MultiplexedStream::OnStarted> start_tag_{this};
+  OpTag<MultiplexedStream, &MultiplexedStream::OnWritten> write_tag_{this};
+  OpTag<MultiplexedStream, &MultiplexedStream::OnRead> read_tag_{this};
+  OpTag<MultiplexedStream, &MultiplexedStream::OnFinished> finish_tag_{this};
 };
 
 // A publisher of the bench event: event() is the event the next Publish()

@@ -49,15 +49,23 @@ struct Clients {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   std::vector<std::unique_ptr<StreamSubscriber>> subscribers;
+  // --multiplexed: the SubscribeStream calls carrying the subscriptions.
+  std::vector<std::unique_ptr<MultiplexedStream>> streams;
   std::unique_ptr<StreamSubscriber> stalled;
+  // Every healthy subscription, on either kind of stream.
+  std::vector<const SubscriberCounters*> counters;
 
   ~Clients() {
     for (auto& subscriber : subscribers) subscriber->Cancel();
+    for (auto& stream : streams) stream->Cancel();
     if (stalled) stalled->Cancel();
     const bool all_finished = WaitFor(
         [&] {
           for (auto& subscriber : subscribers) {
             if (!subscriber->finished()) return false;
+          }
+          for (auto& stream : streams) {
+            if (!stream->finished()) return false;
           }
           return !stalled || stalled->finished();
         },
@@ -66,6 +74,7 @@ struct Clients {
       // gRPC still refers to them: leak rather than free under it.
       std::fprintf(stderr, "[eventbus-bench] streams did not finish\n");
       for (auto& subscriber : subscribers) subscriber.release();
+      for (auto& stream : streams) stream.release();
       stalled.release();
     }
     for (auto& thread : threads) thread->Shutdown();
@@ -148,13 +157,30 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
         std::make_unique<grpc::GenericStub>(clients.channels.back()));
   }
   const size_t latency_capacity = paced ? events + 1024 : 0;
-  for (int i = 0; i < subscribers; ++i) {
-    // W4: subscriber i on connection i % connections (100 streams each).
-    clients.subscribers.push_back(std::make_unique<StreamSubscriber>(
-        clients.stubs[i % connections].get(),
-        clients.threads[i % clients.threads.size()]->queue(),
-        absl::StrCat("bench-", i), /*stalled=*/false, latency_capacity,
-        options.overflow));
+  if (options.multiplexed) {
+    // One SubscribeStream per connection, the subscriptions spread evenly.
+    for (int c = 0; c < connections; ++c) {
+      const int count =
+          subscribers / connections + (c < subscribers % connections ? 1 : 0);
+      clients.streams.push_back(std::make_unique<MultiplexedStream>(
+          clients.stubs[c].get(),
+          clients.threads[c % clients.threads.size()]->queue(),
+          absl::StrCat("bench-", c, "-"), count, latency_capacity,
+          options.overflow));
+      for (const auto& subscription : clients.streams.back()->subscriptions()) {
+        clients.counters.push_back(subscription.get());
+      }
+    }
+  } else {
+    for (int i = 0; i < subscribers; ++i) {
+      // W4: subscriber i on connection i % connections (100 streams each).
+      clients.subscribers.push_back(std::make_unique<StreamSubscriber>(
+          clients.stubs[i % connections].get(),
+          clients.threads[i % clients.threads.size()]->queue(),
+          absl::StrCat("bench-", i), /*stalled=*/false, latency_capacity,
+          options.overflow));
+      clients.counters.push_back(clients.subscribers.back().get());
+    }
   }
   if (stalled_reader) {
     clients.stalled = std::make_unique<StreamSubscriber>(
@@ -162,10 +188,13 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
         "bench-stalled", /*stalled=*/true, 0);
   }
   for (auto& subscriber : clients.subscribers) subscriber->Start();
+  for (auto& stream : clients.streams) stream->Start();
   if (clients.stalled) clients.stalled->Start();
   auto ready_count = [&] {
     uint64_t ready = 0;
-    for (auto& subscriber : clients.subscribers) ready += subscriber->ready();
+    for (const SubscriberCounters* subscriber : clients.counters) {
+      ready += subscriber->ready();
+    }
     return ready + (clients.stalled && clients.stalled->ready());
   };
   const uint64_t streams = subscribers + (stalled_reader ? 1 : 0);
@@ -235,14 +264,14 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
 
   auto accounted = [&] {
     uint64_t total = 0;
-    for (auto& subscriber : clients.subscribers) {
+    for (const SubscriberCounters* subscriber : clients.counters) {
       total += subscriber->received() + subscriber->missed();
     }
     return total;
   };
   const bool complete = WaitFor(
       [&] {
-        for (auto& subscriber : clients.subscribers) {
+        for (const SubscriberCounters* subscriber : clients.counters) {
           if (subscriber->received() + subscriber->missed() < events) {
             return false;
           }
@@ -260,7 +289,7 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
   int subscribers_short = 0, disconnected = 0, malformed = 0;
   int64_t last_receive_ns = 0;
   std::vector<int64_t> latencies;
-  for (auto& subscriber : clients.subscribers) {
+  for (const SubscriberCounters* subscriber : clients.counters) {
     const uint64_t received = subscriber->received();
     delivered += received;
     const uint64_t short_by = received >= events ? 0 : events - received;
@@ -355,7 +384,8 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
       subscribers;
   if (workload == "W4") {
     json.Num("complete_ms", complete ? delivered_s * 1000 : NAN, 1)
-        .Num("broker_rss_per_sub_kb", per_sub_kb, 2);
+        .Num("broker_rss_per_sub_kb", per_sub_kb, 2)
+        .Int("streams", options.multiplexed ? connections : subscribers);
   }
   std::string stalled_outcome;
   if (stalled_reader) {
@@ -393,12 +423,17 @@ std::string RunGrpcWorkload(const GrpcWorkloadOptions& options) {
                 window,
                 window > 1 ? " (the bus orders events by arrival)" : "");
   std::string note = absl::StrFormat(
-      "eventbusd (this tree), bus.capacity=%d. publish: %s. subs: Subscribe "
-      "streams via the generic ByteBuffer API, responses scanned in place (no "
+      "eventbusd (this tree), bus.capacity=%d. publish: %s. subs: %s "
+      "via the generic ByteBuffer API, responses scanned in place (no "
       "message parsing), driven by %d completion-queue threads; "
       "grpc.http2.bdp_probe=%d. conns=%d%s. event %d bytes serialized.",
-      options.capacity, publish_path, options.client_threads,
-      options.bdp_probe ? 1 : 0, connections,
+      options.capacity, publish_path,
+      options.multiplexed
+          ? absl::StrCat("SubscribeStream calls (one per connection, ",
+                         subscribers / std::max(connections, 1),
+                         " subscriptions each)")
+          : std::string("Subscribe streams"),
+      options.client_threads, options.bdp_probe ? 1 : 0, connections,
       stalled_reader ? " +1 stalled" : "", event_bytes);
   absl::StrAppendFormat(
       &note,

@@ -35,6 +35,9 @@ struct GrpcWorkloadOptions {
   uint64_t capacity = 1024;
   // Client connections for the subscribers; 0: one per subscriber.
   int connections = 0;
+  // W4 --multiplexed: one SubscribeStream per connection carries its share
+  // of the subscriptions, instead of one Subscribe stream each.
+  bool multiplexed = false;
   // "stream": PublishStream (the default, the fastest path); "unary":
   // asynchronous unary Publish calls.
   std::string publish_rpc = "stream";

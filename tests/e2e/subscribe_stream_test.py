@@ -8,8 +8,9 @@ eventbusd, through Debian's grpcio:
   - a duplicate id gets INVALID_ARGUMENT and the other goes on; a cancel of
     an id not open NOT_FOUND; refusals carry Subscribe's codes and messages
     (a bad expression, from_sequence beyond the next, max_subscribers);
-  - one subscription with a large backlog beside one with a single event
-    to read: that event arrives long before the backlog is through;
+  - two subscriptions reading the same 3,000-event backlog, one passing
+    only its last event: that event arrives long before the other's
+    backlog is through;
   - a stream that stops reading: its DISCONNECT subscription ends with
     RESOURCE_EXHAUSTED "resume from sequence N", its DROP_OLDEST one reports
     exactly what it lost, each by its own policy, and the stream goes on;
@@ -198,10 +199,13 @@ class SubscribeStreamTest(lib.EventBusTestCase):
                                              timeout=lib.DEADLINE):
                 pass
         stream = Stream(self, self.stub)
-        # Added in this order: the replay's first responses go out before
-        # the second subscription is even read.
+        # Both read the same backlog: the first passes only its last event,
+        # the second all of it. The first is added first, so its turns come
+        # first whenever the second's add is read.
+        stream.add(1, name="last-only", from_sequence=1,
+                   filter=lib.pb.EventFilter(
+                       expression="sequence == %d" % backlog))
         stream.add(2, name="replay", from_sequence=1)
-        stream.add(1, name="latest", from_sequence=backlog)
         got = stream.read_until(lambda rs: len(events_of(rs, 1)) == 1)
         self.assertEqual(events_of(got, 1), [backlog])
         # Its one event came after a few of the replay's responses (about 30

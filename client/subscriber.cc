@@ -31,6 +31,13 @@ bool IsPermanent(grpc::StatusCode code) {
 absl::StatusOr<std::unique_ptr<Subscriber>> Subscriber::Start(
     std::shared_ptr<grpc::Channel> channel, SubscriberOptions options,
     Handler handler) {
+  if (options.shared_stream != nullptr) {
+    if (channel != nullptr && channel != options.shared_stream->channel()) {
+      return absl::InvalidArgumentError(
+          "SubscriberOptions.shared_stream is on another channel");
+    }
+    channel = options.shared_stream->channel();
+  }
   if (channel == nullptr) return absl::InvalidArgumentError("no channel");
   if (options.queue_capacity == 0) {
     return absl::InvalidArgumentError("queue_capacity must be at least 1");
@@ -61,6 +68,7 @@ void Subscriber::Stop() {
   MutexLock lock(&mu_);
   stopping_ = true;
   if (context_ != nullptr) context_->TryCancel();
+  if (inbox_ != nullptr) options_.shared_stream->Cancel(inbox_);
   changed_.SignalAll();
 }
 
@@ -85,7 +93,9 @@ void Subscriber::Run() {
   v1::SubscribeRequest request = options_.request;
   while (!stopping()) {
     if (next_sequence_) request.set_from_sequence(*next_sequence_);
-    const StreamEnd end = Stream(request);
+    const StreamEnd end = options_.shared_stream != nullptr
+                              ? SharedSubscription(request)
+                              : Stream(request);
     if (stopping()) break;
     if (end.restarted) {
       request.set_from_earliest(true);  // the old numbering means nothing now
@@ -123,6 +133,61 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
   // Even a refused stream carries the instance: a daemon that restarted
   // refuses an old from_sequence beyond its new numbering (OUT_OF_RANGE).
   const std::string instance = Header(context, kInstanceMetadataKey);
+  const bool restarted = CheckInstance(instance, request.from_earliest());
+  if (restarted) context.TryCancel();
+  uint64_t start = 0;
+  if (!restarted &&
+      absl::SimpleAtoi(Header(context, kStartSequenceMetadataKey), &start)) {
+    Connected(instance, start);
+    v1::SubscribeResponse response;
+    while (reader->Read(&response)) Received(&response);
+  }
+  grpc::Status status = reader->Finish();
+  MutexLock lock(&mu_);
+  context_ = nullptr;
+  return {std::move(status), restarted};
+}
+
+Subscriber::StreamEnd Subscriber::SharedSubscription(
+    const v1::SubscribeRequest& request) {
+  SharedStream& shared = *options_.shared_stream;
+  std::shared_ptr<SharedStream::Inbox> inbox = shared.Add(request);
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) {
+      shared.Cancel(inbox);
+      return {grpc::Status::CANCELLED, false};
+    }
+    inbox_ = inbox;
+  }
+  const auto end = [&](grpc::Status status, bool restarted) -> StreamEnd {
+    MutexLock lock(&mu_);
+    inbox_ = nullptr;
+    return {std::move(status), restarted};
+  };
+  std::optional<SharedStream::Inbox::Item> item = inbox->Next();
+  if (!item) return end(grpc::Status::CANCELLED, false);
+  // As for Subscribe: a refusal carries the instance too.
+  const bool restarted = CheckInstance(item->instance, request.from_earliest());
+  if (restarted) {
+    shared.Cancel(inbox);
+    return end(grpc::Status::CANCELLED, true);
+  }
+  if (item->response.has_started()) {
+    Connected(item->instance, item->response.started().start_sequence());
+    while ((item = inbox->Next()) && item->response.has_response()) {
+      Received(item->response.mutable_response());
+    }
+    if (!item) return end(grpc::Status::CANCELLED, false);
+  }
+  const v1::SubscriptionEnded& ended = item->response.ended();
+  return end(grpc::Status(static_cast<grpc::StatusCode>(ended.code()),
+                          ended.message()),
+             false);
+}
+
+bool Subscriber::CheckInstance(const std::string& instance,
+                               bool from_earliest) {
   bool restarted = false;
   if (!instance.empty() && !instance_.empty() && instance != instance_) {
     SubscriberNotice notice;
@@ -131,47 +196,40 @@ Subscriber::StreamEnd Subscriber::Stream(const v1::SubscribeRequest& request) {
     notice.instance = instance;
     notice.sequence = next_sequence_.value_or(0);
     Deliver(std::move(notice));
-    if (!request.from_earliest()) {
+    if (!from_earliest) {
       restarted = true;
       next_sequence_.reset();
-      context.TryCancel();
     }
   }
   if (!instance.empty()) instance_ = instance;
-  uint64_t start = 0;
-  const bool opened =
-      !restarted &&
-      absl::SimpleAtoi(Header(context, kStartSequenceMetadataKey), &start);
-  if (opened) {
-    if (!next_sequence_) next_sequence_ = start;
-    backoff_.Reset();
-    SubscriberNotice notice;
-    notice.kind = SubscriberNotice::Kind::kConnected;
-    notice.instance = instance;
-    notice.sequence = start;
-    Deliver(std::move(notice));
-    v1::SubscribeResponse response;
-    while (reader->Read(&response)) {
-      if (response.has_lagged()) {
-        next_sequence_ = response.lagged().last_sequence() + 1;
-        SubscriberNotice lagged;
-        lagged.kind = SubscriberNotice::Kind::kLagged;
-        lagged.lagged = response.lagged();
-        Deliver(std::move(lagged));
-      }
-      for (v1::Event& event : *response.mutable_events()) {
-        next_sequence_ = event.sequence() + 1;
-        SubscriberNotice delivered;
-        delivered.kind = SubscriberNotice::Kind::kEvent;
-        delivered.event = std::move(event);
-        Deliver(std::move(delivered));
-      }
-    }
+  return restarted;
+}
+
+void Subscriber::Connected(const std::string& instance, uint64_t start) {
+  if (!next_sequence_) next_sequence_ = start;
+  backoff_.Reset();
+  SubscriberNotice notice;
+  notice.kind = SubscriberNotice::Kind::kConnected;
+  notice.instance = instance;
+  notice.sequence = start;
+  Deliver(std::move(notice));
+}
+
+void Subscriber::Received(v1::SubscribeResponse* response) {
+  if (response->has_lagged()) {
+    next_sequence_ = response->lagged().last_sequence() + 1;
+    SubscriberNotice lagged;
+    lagged.kind = SubscriberNotice::Kind::kLagged;
+    lagged.lagged = response->lagged();
+    Deliver(std::move(lagged));
   }
-  grpc::Status status = reader->Finish();
-  MutexLock lock(&mu_);
-  context_ = nullptr;
-  return {std::move(status), restarted};
+  for (v1::Event& event : *response->mutable_events()) {
+    next_sequence_ = event.sequence() + 1;
+    SubscriberNotice delivered;
+    delivered.kind = SubscriberNotice::Kind::kEvent;
+    delivered.event = std::move(event);
+    Deliver(std::move(delivered));
+  }
 }
 
 void Subscriber::Deliver(SubscriberNotice notice) {

@@ -21,6 +21,11 @@
 //     this process buffer without bound;
 //   - Next(deadline), a blocking iterator over a small bounded hand-off queue.
 //
+// With SubscriberOptions::shared_stream, the subscriber is one subscription
+// on a SubscribeStream call that many subscribers share; everything above
+// holds for each, except that a slow handler slows every subscription on
+// that stream (see shared_stream.h).
+//
 // Thread-safe. The destructor cancels the stream, interrupts any backoff
 // wait and joins the thread; no handler call runs after it returns.
 #ifndef EVENTBUS_CLIENT_SUBSCRIBER_H_
@@ -40,6 +45,7 @@
 #include "absl/time/time.h"
 #include "base/mutex.h"
 #include "client/backoff.h"
+#include "client/shared_stream.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
 
 namespace eventbus::client {
@@ -75,6 +81,12 @@ struct SubscriberOptions {
   // Start position, filter and name of the first stream. Reconnects replace
   // the start position.
   v1::SubscribeRequest request;
+  // When set, the subscriber is one subscription on this SubscribeStream
+  // call, shared with the other subscribers given the same stream, instead
+  // of a Subscribe stream of its own: the same notices, in the same order,
+  // at a fraction of the daemon's memory. Its channel is the one used
+  // (Start's `channel` may be null, or must be the same).
+  std::shared_ptr<SharedStream> shared_stream;
   BackoffOptions backoff;
   // Capacity of Next()'s hand-off queue, in notices.
   size_t queue_capacity = 1024;
@@ -119,6 +131,15 @@ class Subscriber {
   void Run();
   // Holds one stream until it ends.
   StreamEnd Stream(const v1::SubscribeRequest& request);
+  // The same, as one subscription on options_.shared_stream.
+  StreamEnd SharedSubscription(const v1::SubscribeRequest& request);
+  // A stream is open at `instance`: reports a changed instance. True when
+  // the stream must start over from the new instance's earliest event.
+  bool CheckInstance(const std::string& instance, bool from_earliest);
+  // The stream starts at `start`.
+  void Connected(const std::string& instance, uint64_t start);
+  // Hands over one response's lag notice and events.
+  void Received(v1::SubscribeResponse* response);
   // To the handler, or to Next()'s queue (waiting for room).
   void Deliver(SubscriberNotice notice) ABSL_LOCKS_EXCLUDED(mu_);
   bool stopping() ABSL_LOCKS_EXCLUDED(mu_);
@@ -137,6 +158,8 @@ class Subscriber {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The shared stream's inbox of the open subscription.
+  std::shared_ptr<SharedStream::Inbox> inbox_ ABSL_GUARDED_BY(mu_);
   std::deque<SubscriberNotice> queue_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

@@ -1,5 +1,7 @@
 // Subscriber against the real eventbusd: resume across a cut connection and
-// a daemon restart, lag delivered as such, bounded backoff, clean shutdown.
+// a daemon restart, lag delivered as such, bounded backoff, clean shutdown;
+// each on a Subscribe stream of its own and as one subscription of a
+// SharedStream. Many subscribers sharing one stream.
 #include "client/subscriber.h"
 
 #include <grpcpp/grpcpp.h>
@@ -72,8 +74,24 @@ class Notices {
   std::vector<SubscriberNotice> notices_ ABSL_GUARDED_BY(mu_);
 };
 
-class SubscriberTest : public ::testing::Test {
+// Each test runs with a Subscribe stream per subscriber, and again with the
+// subscriber as one subscription on a SharedStream (SubscribeStream).
+enum class Mode { kOwnStream, kSharedStream };
+
+class SubscriberTest : public ::testing::TestWithParam<Mode> {
  protected:
+  absl::StatusOr<std::unique_ptr<Subscriber>> StartSubscriber(
+      std::shared_ptr<grpc::Channel> channel, SubscriberOptions options,
+      Subscriber::Handler handler = nullptr) {
+    if (GetParam() == Mode::kSharedStream) {
+      streams_.push_back(SharedStream::Create(channel));
+      options.shared_stream = streams_.back();
+    }
+    return handler ? Subscriber::Start(std::move(channel), std::move(options),
+                                       std::move(handler))
+                   : Subscriber::Start(std::move(channel), std::move(options));
+  }
+
   void StartDaemon(const std::string& address = "127.0.0.1:0",
                    std::vector<std::string> flags = {}) {
     flags.insert(flags.begin(), {"--address", address});
@@ -106,23 +124,34 @@ class SubscriberTest : public ::testing::Test {
   std::unique_ptr<DaemonProcess> daemon_;
   std::unique_ptr<Publisher> publisher_;
   Notices notices_;
+  // Outlive the subscribers of a test (its locals).
+  std::vector<std::shared_ptr<SharedStream>> streams_;
 };
 
-TEST_F(SubscriberTest, ReceivesEventsInOrder) {
+INSTANTIATE_TEST_SUITE_P(Streams, SubscriberTest,
+                         ::testing::Values(Mode::kOwnStream,
+                                           Mode::kSharedStream),
+                         [](const ::testing::TestParamInfo<Mode>& info) {
+                           return info.param == Mode::kOwnStream
+                                      ? "OwnStream"
+                                      : "SharedStream";
+                         });
+
+TEST_P(SubscriberTest, ReceivesEventsInOrder) {
   StartDaemon();
   auto subscriber =
-      *Subscriber::Start(Channel(daemon_->address()), {}, notices_.Handler());
+      *StartSubscriber(Channel(daemon_->address()), {}, notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   Publish(3);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 3));
   EXPECT_EQ(notices_.EventSequences(), (std::vector<uint64_t>{1, 2, 3}));
 }
 
-TEST_F(SubscriberTest, ResumesAfterACutConnectionWithoutLoss) {
+TEST_P(SubscriberTest, ResumesAfterACutConnectionWithoutLoss) {
   StartDaemon();
   auto proxy = *testing::TcpProxy::Start(Port());
-  auto subscriber = *Subscriber::Start(Channel(proxy->address()), FastRetry(),
-                                       notices_.Handler());
+  auto subscriber = *StartSubscriber(Channel(proxy->address()), FastRetry(),
+                                     notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   Publish(2);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 2));
@@ -139,11 +168,11 @@ TEST_F(SubscriberTest, ResumesAfterACutConnectionWithoutLoss) {
   EXPECT_EQ(connected.back().instance, connected.front().instance);
 }
 
-TEST_F(SubscriberTest, WhatTheRingNoLongerHoldsArrivesAsLagged) {
+TEST_P(SubscriberTest, WhatTheRingNoLongerHoldsArrivesAsLagged) {
   StartDaemon("127.0.0.1:0", {"--capacity", "4"});
   auto proxy = *testing::TcpProxy::Start(Port());
-  auto subscriber = *Subscriber::Start(Channel(proxy->address()), FastRetry(),
-                                       notices_.Handler());
+  auto subscriber = *StartSubscriber(Channel(proxy->address()), FastRetry(),
+                                     notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   Publish(1);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 1));
@@ -163,11 +192,11 @@ TEST_F(SubscriberTest, WhatTheRingNoLongerHoldsArrivesAsLagged) {
             (std::vector<uint64_t>{1, 8, 9, 10, 11}));
 }
 
-TEST_F(SubscriberTest, DaemonRestartIsReportedAndReadFromTheStart) {
+TEST_P(SubscriberTest, DaemonRestartIsReportedAndReadFromTheStart) {
   StartDaemon();
   const std::string address = daemon_->address();
   auto subscriber =
-      *Subscriber::Start(Channel(address), FastRetry(), notices_.Handler());
+      *StartSubscriber(Channel(address), FastRetry(), notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   Publish(3);
   ASSERT_TRUE(notices_.Await(Kind::kEvent, 3));
@@ -189,13 +218,13 @@ TEST_F(SubscriberTest, DaemonRestartIsReportedAndReadFromTheStart) {
 // OVERFLOW_BLOCK with a handler that stops: the daemon ends the stream after
 // --max-block, the subscriber resumes where it stopped and reports what the
 // ring dropped meanwhile; the events and the Lagged range tile 1..N.
-TEST_F(SubscriberTest, BlockStreamEndedByTheDaemonResumesAndReportsTheLoss) {
+TEST_P(SubscriberTest, BlockStreamEndedByTheDaemonResumesAndReportsTheLoss) {
   StartDaemon("127.0.0.1:0", {"--capacity", "16", "--max-block", "100ms"});
   SubscriberOptions options = FastRetry();
   options.request.set_overflow(v1::OVERFLOW_BLOCK);
   absl::Notification go_on;
   Subscriber::Handler record = notices_.Handler();
-  auto subscriber = *Subscriber::Start(
+  auto subscriber = *StartSubscriber(
       Channel(daemon_->address()), options, [&](SubscriberNotice notice) {
         const bool stall = notice.kind == Kind::kEvent &&
                            notice.event.sequence() == 1 &&
@@ -241,7 +270,7 @@ TEST_F(SubscriberTest, BlockStreamEndedByTheDaemonResumesAndReportsTheLoss) {
   EXPECT_EQ(notices_.EventSequences(), expected);
 }
 
-TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {
+TEST_P(SubscriberTest, BackoffGrowsAndStaysBounded) {
   SubscriberOptions options;
   options.backoff = {.initial = absl::Milliseconds(10),
                      .max = absl::Milliseconds(80),
@@ -249,7 +278,7 @@ TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {
                      .jitter = 0};
   // Nothing listens on port 1.
   auto subscriber =
-      *Subscriber::Start(Channel("127.0.0.1:1"), options, notices_.Handler());
+      *StartSubscriber(Channel("127.0.0.1:1"), options, notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kDisconnected, 6));
   const auto disconnected = notices_.Of(Kind::kDisconnected);
   const std::vector<absl::Duration> expected = {
@@ -263,11 +292,11 @@ TEST_F(SubscriberTest, BackoffGrowsAndStaysBounded) {
   }
 }
 
-TEST_F(SubscriberTest, BadFilterStopsForGood) {
+TEST_P(SubscriberTest, BadFilterStopsForGood) {
   StartDaemon();
   SubscriberOptions options;
   options.request.mutable_filter()->add_types(static_cast<v1::EventType>(9));
-  auto subscriber = *Subscriber::Start(Channel(daemon_->address()), options);
+  auto subscriber = *StartSubscriber(Channel(daemon_->address()), options);
   auto notice = subscriber->Next(absl::Now() + absl::Seconds(20));
   ASSERT_TRUE(notice.has_value());
   EXPECT_EQ(notice->kind, Kind::kDisconnected);
@@ -276,9 +305,9 @@ TEST_F(SubscriberTest, BadFilterStopsForGood) {
   EXPECT_FALSE(subscriber->Next(absl::Now() + absl::Seconds(20)).has_value());
 }
 
-TEST_F(SubscriberTest, IteratorYieldsNotices) {
+TEST_P(SubscriberTest, IteratorYieldsNotices) {
   StartDaemon();
-  auto subscriber = *Subscriber::Start(Channel(daemon_->address()), {});
+  auto subscriber = *StartSubscriber(Channel(daemon_->address()), {});
   auto connected = subscriber->Next(absl::Now() + absl::Seconds(20));
   ASSERT_TRUE(connected.has_value());
   // A stream that broke says why (seen once on a bare Debian 12 under a
@@ -295,21 +324,71 @@ TEST_F(SubscriberTest, IteratorYieldsNotices) {
   EXPECT_FALSE(subscriber->Next(absl::Now() + absl::Milliseconds(50)));
 }
 
-TEST_F(SubscriberTest, DestructorCancelsPromptlyWhileConnectedOrBackingOff) {
+TEST_P(SubscriberTest, DestructorCancelsPromptlyWhileConnectedOrBackingOff) {
   StartDaemon();
   auto connected =
-      *Subscriber::Start(Channel(daemon_->address()), {}, notices_.Handler());
+      *StartSubscriber(Channel(daemon_->address()), {}, notices_.Handler());
   ASSERT_TRUE(notices_.Await(Kind::kConnected, 1));
   SubscriberOptions slow;
   slow.backoff.initial = absl::Hours(1);
   Notices backing_off;
   auto waiting =
-      *Subscriber::Start(Channel("127.0.0.1:1"), slow, backing_off.Handler());
+      *StartSubscriber(Channel("127.0.0.1:1"), slow, backing_off.Handler());
   ASSERT_TRUE(backing_off.Await(Kind::kDisconnected, 1));
   const absl::Time start = absl::Now();
   connected.reset();
   waiting.reset();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// Many subscribers on one SharedStream: each gets what its own filter
+// passes, and the daemon counts each as a subscriber on one stream.
+TEST(SharedStreamTest, ManySubscribersOneStream) {
+  auto daemon = DaemonProcess::Start({"--address", "127.0.0.1:0"});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto channel = grpc::CreateChannel((*daemon)->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto publisher = *Publisher::Create(channel);
+  auto shared = SharedStream::Create(channel);
+  constexpr int kSubscribers = 20;
+  std::vector<Notices> notices(kSubscribers);
+  std::vector<std::unique_ptr<Subscriber>> subscribers;
+  for (int i = 0; i < kSubscribers; ++i) {
+    SubscriberOptions options;
+    options.shared_stream = shared;
+    options.request.set_name(absl::StrCat("watcher-", i));
+    // Subscriber i passes the events whose username is "user-i", or
+    // "everyone".
+    options.request.mutable_filter()->set_expression(
+        absl::StrCat("audit.username in [\"user-", i, "\", \"everyone\"]"));
+    subscribers.push_back(
+        *Subscriber::Start(nullptr, std::move(options), notices[i].Handler()));
+  }
+  for (Notices& one : notices) ASSERT_TRUE(one.Await(Kind::kConnected, 1));
+  v1::Event event = FullAuditEvent();
+  for (int i = 0; i < kSubscribers; ++i) {
+    event.mutable_audit()->set_username(absl::StrCat("user-", i));
+    ASSERT_TRUE(publisher->Publish(event).ok());
+  }
+  event.mutable_audit()->set_username("everyone");
+  ASSERT_TRUE(publisher->Publish(event).ok());
+  for (int i = 0; i < kSubscribers; ++i) {
+    ASSERT_TRUE(notices[i].Await(Kind::kEvent, 2)) << i;
+    EXPECT_EQ(
+        notices[i].EventSequences(),
+        (std::vector<uint64_t>{static_cast<uint64_t>(i) + 1, kSubscribers + 1}))
+        << i;
+  }
+  // One stream: a subscriber on another channel is refused its option.
+  SubscriberOptions other;
+  other.shared_stream = shared;
+  EXPECT_THAT(
+      Subscriber::Start(grpc::CreateChannel((*daemon)->address(),
+                                            grpc::InsecureChannelCredentials()),
+                        other)
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  subscribers.clear();  // each cancels its subscription, promptly
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ eventbusd, through Debian's grpcio:
     RESOURCE_EXHAUSTED "resume from sequence N", its DROP_OLDEST one reports
     exactly what it lost, each by its own policy, and the stream goes on;
   - a client that disconnects with 100 subscriptions open: all leave within
-    a second;
+    a second; one that adds 3,000 without reading is paused, then served
+    in order;
   - a request that does not parse, or has no action: INVALID_ARGUMENT; a
     client that half-closes gets OK once its subscriptions end; a drain ends
     each subscription with OK after its events.
@@ -245,6 +246,22 @@ class SubscribeStreamTest(lib.EventBusTestCase):
         self.assertEqual(kind(stream.next()), "ended")
         stream.add(150)
         self.assertEqual(stream.started(150), 1)
+
+    def test_a_client_that_writes_without_reading_is_paused_then_served(self):
+        # 3,000 adds, more than the 1,024 control responses the daemon
+        # queues before it stops reading: reading pauses while the client
+        # reads nothing, and resumes as it reads.
+        stream = Stream(self, self.stub)
+        for i in range(3000):
+            stream.add(i)
+        self.publish_ok()  # the daemon serves meanwhile
+        got = stream.read_until(
+            lambda rs: sum(kind(r) in ("started", "ended") for r in rs) == 3000)
+        control = [r for r in got if kind(r) in ("started", "ended")]
+        self.assertEqual([r.subscription_id for r in control], list(range(3000)))
+        self.assertEqual([kind(r) for r in control[:150]], ["started"] * 150)
+        self.assertEqual({(kind(r), r.ended.code) for r in control[150:]},
+                         {("ended", grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])})
 
     def test_bad_requests_end_the_stream(self):
         for request, message in [

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -137,7 +138,7 @@ void SubscribeStreamCall::OnReadDone(bool ok) {
   } else {
     reads_done_ = true;  // half-closed by the client, broken, or ended
   }
-  if (!done_) Pump();
+  Pump();
   Completed();
 }
 
@@ -198,6 +199,8 @@ void SubscribeStreamCall::Add(const v1::AddSubscription& add) {
     shared_->metrics->SubscribeRejected(subscription.status().code());
     shared_->refusals->Refused(RefusalLog::Level::kInfo, "subscribe", peer_,
                                subscription.status());
+    // Refused because the daemon drains: the stream ends once empty.
+    if (absl::IsUnavailable(subscription.status())) drained_ = true;
     control_.push_back({.bytes = EndedResponse(id, subscription.status())});
     return;
   }
@@ -213,10 +216,11 @@ void SubscribeStreamCall::Add(const v1::AddSubscription& add) {
       OverflowName(entry->subscription->overflow()));
   // Registered before SubscriptionStarted goes out: every event published
   // after the client sees it reaches the subscription.
-  control_.push_back(
-      {.bytes = StartedResponse(id, entry->subscription->cursor())});
+  // Ready (to be read) once this is written.
   entry->ready = true;
-  ready_.emplace_back(id, entry->generation);
+  control_.push_back(
+      {.bytes = StartedResponse(id, entry->subscription->cursor()),
+       .starts = std::make_pair(id, entry->generation)});
   entries_.emplace(id, std::move(entry));
 }
 
@@ -236,13 +240,22 @@ void SubscribeStreamCall::End(uint64_t id, const absl::Status& status) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   shared_->metrics->SubscriptionEnded(ToGrpcStatus(status).error_code());
-  // A stale ready_ entry is skipped.
   control_.push_back({.bytes = EndedResponse(id, status),
-                      .leaving = std::move(it->second->subscription)});
+                      .leaving = std::move(it->second->subscription),
+                      .lease = std::move(it->second->lease)});
   entries_.erase(it);
+  // Its place in ready_, if any, is skipped when reached; drop such stale
+  // places when they outnumber the open subscriptions, so that adding and
+  // cancelling cannot grow the queue.
+  if (ready_.size() > 2 * entries_.size() + 64) {
+    std::erase_if(ready_, [&](const std::pair<uint64_t, uint64_t>& place) {
+      auto open = entries_.find(place.first);
+      return open == entries_.end() || open->second->generation != place.second;
+    });
+  }
 }
 
-void SubscribeStreamCall::OnWake(bool ok) {
+void SubscribeStreamCall::OnWake(bool /*ok*/) {
   std::vector<std::pair<uint64_t, uint64_t>> woken;
   {
     MutexLock lock(&mu_);
@@ -258,13 +271,14 @@ void SubscribeStreamCall::OnWake(bool ok) {
     it->second->ready = true;
     ready_.emplace_back(id, generation);
   }
-  if (ok && !done_) Pump();
+  Pump();
   Completed();
 }
 
 void SubscribeStreamCall::OnWriteDone(bool ok) {
   writing_ = false;
   leaving_.reset();  // its SubscriptionEnded is out
+  leaving_lease_ = PeerLimits::Lease();
   if (response_budgeted_) {
     response_budgeted_ = false;
     shared_->budget->WriteDone();
@@ -273,7 +287,7 @@ void SubscribeStreamCall::OnWriteDone(bool ok) {
     reads_done_ = true;
     if (error_.ok()) error_ = absl::CancelledError("the stream broke");
   }
-  if (!done_) Pump();
+  Pump();  // finishes the call once it has ended (done_)
   Completed();
 }
 
@@ -281,7 +295,9 @@ void SubscribeStreamCall::OnFinished(bool /*ok*/) {
   // Left only now: a drain counts these subscriptions until the status is
   // out.
   finished_.clear();
+  finishing_leaving_.clear();
   leaving_.reset();
+  leaving_lease_ = PeerLimits::Lease();
   Completed();
 }
 
@@ -304,20 +320,18 @@ void SubscribeStreamCall::Pump() {
     StartFinish(ToGrpcStatus(error_));
     return;
   }
-  while (true) {
-    if (!control_.empty()) {
-      response_ = std::move(control_.front().bytes);
-      leaving_ = std::move(control_.front().leaving);
-      control_.pop_front();
-      Write();
-      MaybeRead();
-      return;
-    }
-    if (FillFromReady()) {
-      Write();
-      return;
-    }
-    if (control_.empty()) break;  // else a subscription ended: write that
+  if (!control_.empty() && (!last_was_control_ || ready_.empty())) {
+    WriteControl();
+    return;
+  }
+  if (FillFromReady()) {
+    last_was_control_ = false;
+    Write();
+    return;
+  }
+  if (!control_.empty()) {
+    WriteControl();  // none had events, or one ended: write that
+    return;
   }
   if (entries_.empty()) {
     // Nothing left to send, and nothing will come.
@@ -389,6 +403,21 @@ bool SubscribeStreamCall::FillFromReady() {
   return false;
 }
 
+void SubscribeStreamCall::WriteControl() {
+  Control& control = control_.front();
+  response_ = std::move(control.bytes);
+  leaving_ = std::move(control.leaving);
+  leaving_lease_ = std::move(control.lease);
+  if (control.starts) {
+    // On the wire after its SubscriptionStarted: it may read from now on.
+    ready_.push_back(*control.starts);
+  }
+  control_.pop_front();
+  last_was_control_ = true;
+  Write();
+  MaybeRead();
+}
+
 void SubscribeStreamCall::Write() {
   writing_ = true;
   if (response_budgeted_) shared_->budget->WriteStarted();
@@ -427,6 +456,11 @@ void SubscribeStreamCall::StartFinish(const grpc::Status& status) {
   finished_ = std::move(entries_);
   entries_.clear();
   ready_.clear();
+  // Their subscriptions and slots too stay until the status is out.
+  for (Control& control : control_) {
+    if (control.leaving != nullptr)
+      finishing_leaving_.push_back(std::move(control));
+  }
   control_.clear();
   {
     MutexLock lock(&mu_);

@@ -6,17 +6,20 @@
 // queue's thread does everything the call does. It keeps one read pending
 // (AddSubscription and cancel requests) and one write in flight. What it
 // writes, in this order of precedence:
-//   1. control responses (SubscriptionStarted, SubscriptionEnded), in the
-//      order they arose, so an id's SubscriptionStarted precedes its events
-//      and its SubscriptionEnded follows them;
-//   2. one SubscribeResponse of the subscription at the head of the ready
-//      queue (those with something to read, in the order they became
-//      ready). After its response it goes to the back of the queue if it
-//      may have more: the subscriptions with something to send take turns,
-//      one response each, within the limits of one Subscribe response
-//      (kMaxResponseEvents and the ResponseBudget). A subscription with a
-//      large backlog thus delays another's next event by at most one
-//      response per subscription with something to send.
+//   - control responses (SubscriptionStarted, SubscriptionEnded), in the
+//     order they arose; a subscription joins the ready queue only once its
+//     SubscriptionStarted is written, and its SubscriptionEnded is queued
+//     once it has nothing more to send, so both frame its events;
+//   - one SubscribeResponse of the subscription at the head of the ready
+//     queue (those with something to read, in the order they became
+//     ready). After its response it goes to the back of the queue if it
+//     may have more: the subscriptions with something to send take turns,
+//     one response each, within the limits of one Subscribe response
+//     (kMaxResponseEvents and the ResponseBudget). A subscription with a
+//     large backlog thus delays another's next event by at most one
+//     response per subscription with something to send.
+// Control and event responses alternate while both wait, so a client that
+// keeps adding and cancelling cannot starve the events.
 // A subscription with nothing to read arms a wake-up of its own (a
 // StreamWaker naming its id); the publisher's OnReadable records the id
 // and sets the call's alarm to now, and the queue's thread moves the woken
@@ -45,6 +48,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -134,6 +138,8 @@ class SubscribeStreamCall final
   void Cancel(uint64_t id);
   // Removes an open subscription, leaving the bus, and queues its end.
   void End(uint64_t id, const absl::Status& status);
+  // Writes the oldest control response.
+  void WriteControl();
   // Writes the next response if none is in flight, or finishes the call.
   void Pump();
   // Fills response_ from the ready subscriptions; false when none has
@@ -178,16 +184,24 @@ class SubscribeStreamCall final
   // A SubscriptionStarted or SubscriptionEnded response, serialized.
   struct Control {
     grpc::ByteBuffer bytes;
-    // For SubscriptionEnded: the subscription, which leaves the bus once
-    // the response is written (as a Subscribe stream leaves once its status
-    // is out, so that a drain waits for it).
+    // For SubscriptionStarted: the entry (id, generation) that may send
+    // events once this is written, never before.
+    std::optional<std::pair<uint64_t, uint64_t>> starts;
+    // For SubscriptionEnded: the subscription and its peer slot, released
+    // once the response is written.
     std::unique_ptr<Subscription> leaving;
+    PeerLimits::Lease lease;
   };
   std::deque<Control> control_;
-  // The subscription of the SubscriptionEnded being written.
+  // The subscription (and slot) of the SubscriptionEnded being written.
   std::unique_ptr<Subscription> leaving_;
+  PeerLimits::Lease leaving_lease_;
+  // The last response written was a control one: the next goes to the
+  // ready subscriptions if any, so adds and cancels cannot starve events.
+  bool last_was_control_ = false;
   // Every subscription, from StartFinish until the status is out.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Entry>> finished_;
+  std::vector<Control> finishing_leaving_;
   uint64_t next_generation_ = 1;
   ReadBatch batch_;
   grpc::ByteBuffer response_;

@@ -86,6 +86,9 @@ std::shared_ptr<SharedStream::Inbox> SharedStream::Add(
     if (call_ == nullptr || call_->broken) {
       if (call_ != nullptr) retired_.push_back(std::move(call_));
       call_ = std::make_shared<Call>();
+      // Sent with the first request: creating the stream then does not
+      // wait for a connection under mu_.
+      call_->context.set_initial_metadata_corked(true);
       call_->stream = stub_->SubscribeStream(&call_->context);
       Call* const raw = call_.get();
       call_->reader = std::thread([this, raw] { Read(raw); });
@@ -124,6 +127,7 @@ void SharedStream::Cancel(const std::shared_ptr<Inbox>& inbox) {
 void SharedStream::Write(Call* call,
                          const v1::SubscribeStreamRequest& request) {
   MutexLock lock(&call->write_mu);
+  if (call->writes_closed) return;  // the reader finished the call
   call->stream->Write(request);
 }
 
@@ -142,6 +146,11 @@ void SharedStream::Read(Call* call) {
     }
     inbox->Push({std::move(response), instance});
     response.Clear();
+  }
+  {
+    // No write may overlap or follow Finish.
+    MutexLock lock(&call->write_mu);
+    call->writes_closed = true;
   }
   const grpc::Status status = call->stream->Finish();
   absl::flat_hash_map<uint64_t, std::shared_ptr<Inbox>> inboxes;

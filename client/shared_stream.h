@@ -97,8 +97,10 @@ class SharedStream {
     std::unique_ptr<grpc::ClientReaderWriter<v1::SubscribeStreamRequest,
                                              v1::SubscribeStreamResponse>>
         stream;
-    // Serializes writes (the reader thread reads meanwhile).
+    // Serializes writes (the reader thread reads meanwhile) and orders
+    // them before Finish.
     Mutex write_mu;
+    bool writes_closed ABSL_GUARDED_BY(write_mu) = false;
     std::thread reader;
     // Its open subscriptions; guarded by SharedStream::mu_.
     absl::flat_hash_map<uint64_t, std::shared_ptr<Inbox>> inboxes;

@@ -65,11 +65,16 @@ Subscriber::~Subscriber() {
 }
 
 void Subscriber::Stop() {
-  MutexLock lock(&mu_);
-  stopping_ = true;
-  if (context_ != nullptr) context_->TryCancel();
-  if (inbox_ != nullptr) options_.shared_stream->Cancel(inbox_);
-  changed_.SignalAll();
+  std::shared_ptr<SharedStream::Inbox> inbox;
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+    inbox = inbox_;
+    changed_.SignalAll();
+  }
+  // Outside mu_: the cancel is a write, which may wait for the daemon.
+  if (inbox != nullptr) options_.shared_stream->Cancel(inbox);
 }
 
 std::optional<SubscriberNotice> Subscriber::Next(absl::Time deadline) {
@@ -152,13 +157,15 @@ Subscriber::StreamEnd Subscriber::SharedSubscription(
     const v1::SubscribeRequest& request) {
   SharedStream& shared = *options_.shared_stream;
   std::shared_ptr<SharedStream::Inbox> inbox = shared.Add(request);
+  bool stopping;
   {
     MutexLock lock(&mu_);
-    if (stopping_) {
-      shared.Cancel(inbox);
-      return {grpc::Status::CANCELLED, false};
-    }
-    inbox_ = inbox;
+    stopping = stopping_;
+    if (!stopping) inbox_ = inbox;
+  }
+  if (stopping) {
+    shared.Cancel(inbox);
+    return {grpc::Status::CANCELLED, false};
   }
   const auto end = [&](grpc::Status status, bool restarted) -> StreamEnd {
     MutexLock lock(&mu_);

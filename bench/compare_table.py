@@ -49,8 +49,8 @@ METRICS = [
     ("W6", "broker_rss_mb", "broker peak RSS MB", False),
 ]
 
-SYSTEM_ORDER = ["eventbus", "eventbus block", "nats", "redis", "nats-raw",
-                "raw-fdatasync-256", "raw-fdatasync-1", "tokio clone",
+SYSTEM_ORDER = ["eventbus", "eventbus block", "eventbus mux", "nats", "redis",
+                "nats-raw", "raw-fdatasync-256", "raw-fdatasync-1", "tokio clone",
                 "tokio arc", "tokio clone-yield64", "tokio arc-yield64"]
 
 
@@ -59,6 +59,9 @@ def column(row):
         return "tokio " + row.get("variant", "?")
     if row["system"] == "eventbus" and row.get("overflow", "drop-oldest") != "drop-oldest":
         return "eventbus " + row["overflow"]  # W1's lossless row
+    if (row["system"] == "eventbus" and row.get("workload") == "W4" and
+            row.get("streams", row.get("subscribers")) != row.get("subscribers")):
+        return "eventbus mux"  # W4 --multiplexed: subscriptions share streams
     return row["system"]
 
 

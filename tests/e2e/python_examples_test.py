@@ -248,7 +248,7 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual(first["audit"]["operation"], "OPERATION_READ")
         self.assertEqual(first["audit"]["registryType"], "REGISTRY_TYPE_MODEL")
         self.assertIn("publishTime", first)
-        self.assertEqual(subscriber.stop(), 130)
+        self.assertEqual(subscriber.stop(), 130, "\n".join(subscriber.err))
         self.assertEqual(daemon.stop(), 0)
 
     def test_subscriber_resumes_after_a_dropped_connection(self):
@@ -269,7 +269,7 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual([e["sequence"] for e in events], ["1", "2", "3", "4", "5"])
         self.assertFalse([l for l in subscriber.out if "lagged" in l or "instanceChanged" in l])
         self.assertGreaterEqual(proxy.accepted, 2)
-        self.assertEqual(subscriber.stop(), 130)
+        self.assertEqual(subscriber.stop(), 130, "\n".join(subscriber.err))
         self.assertEqual(daemon.stop(), 0)
 
     def test_subscriber_reports_a_daemon_restart_and_follows_the_new_one(self):
@@ -299,7 +299,7 @@ class ExamplesTest(unittest.TestCase):
                          [("1", "alice"), ("2", "alice"), ("1", "bob")])
         self.assertLess(next(i for i, l in enumerate(lines) if "instanceChanged" in l),
                         next(i for i, l in enumerate(lines) if '"username":"bob"' in l))
-        self.assertEqual(subscriber.stop(), 130)
+        self.assertEqual(subscriber.stop(), 130, "\n".join(subscriber.err))
         self.assertEqual(restarted.stop(), 0)
 
     def test_subscriber_prints_lag_then_the_retained_events(self):
@@ -348,7 +348,7 @@ class ExamplesTest(unittest.TestCase):
         subscriber = self.subscriber(daemon.address)
         self.assertEqual([r["sequence"] for r in self.publish(daemon.address, 2)], ["1", "2"])
         self.assertEqual(len(self.await_events(subscriber, 2, "two events")), 2)
-        self.assertEqual(subscriber.stop(), 130)
+        self.assertEqual(subscriber.stop(), 130, "\n".join(subscriber.err))
         self.assertEqual(daemon.stop(), 0)
 
 

@@ -38,6 +38,16 @@ def setUpModule():
     lib.setUpModule()
     if not shutil.which("tmux"):
         raise unittest.SkipTest("tmux is not installed (scripts/install-deps --test)")
+    # tmux needs pseudo-terminals: a chroot with /dev bound but not /dev/pts
+    # (../shared/tools/fresh-debian-ci) has none, and every case would fail
+    # in tmux's new-session rather than in `eventbus top`.
+    try:
+        primary, secondary = os.openpty()
+    except OSError as error:
+        raise unittest.SkipTest("no pseudo-terminal can be opened here (%s): is /dev/pts "
+                                "mounted?" % error)
+    os.close(primary)
+    os.close(secondary)
 
 
 class TopTest(lib.EventBusTestCase):

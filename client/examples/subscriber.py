@@ -34,7 +34,7 @@ import json
 import os
 import signal
 import sys
-import time
+import threading
 
 import grpc
 from google.protobuf import json_format
@@ -52,10 +52,6 @@ START_SEQUENCE_KEY = "eventbus-start-sequence"
 # Errors that retrying the same request cannot fix.
 PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED,
              grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
-
-
-class Interrupted(Exception):
-    pass
 
 
 def print_line(obj):
@@ -93,6 +89,17 @@ class Follower:
         self.received = 0
         self.answered = False  # the last stream's headers named an instance
         self.backoff = Backoff(0.1, args.max_backoff)
+        # stop() from the main thread: set, and the open call cancelled.
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.call = None
+
+    def stop(self):
+        self.stopping.set()
+        with self.lock:
+            call = self.call
+        if call is not None:
+            call.cancel()
 
     def request(self):
         request = pb.SubscribeRequest(name=self.args.name)
@@ -109,8 +116,9 @@ class Follower:
         return request
 
     def run(self):
-        """Follows the stream until --count events; returns the exit status."""
-        while True:
+        """Follows the stream until --count events or stop(); returns the
+        exit status."""
+        while not self.stopping.is_set():
             status = self.stream()
             if isinstance(status, int):
                 return status
@@ -123,8 +131,11 @@ class Follower:
                 log("subscribe failed: %s: %s" % (code.name, details))
                 return 64 + code.value[0]
             delay = self.backoff.next()
+            if self.stopping.is_set():
+                break
             log("disconnected (%s: %s); retrying in %.1fs" % (code.name, details, delay))
-            time.sleep(delay)
+            self.stopping.wait(delay)
+        return 130
 
     def stream(self):
         """Holds one stream. Returns an exit status, None to resubscribe at
@@ -133,6 +144,11 @@ class Follower:
         token = os.environ.get("EVENTBUS_TOKEN", "").strip()
         call = self.stub.Subscribe(
             request, metadata=(("authorization", "Bearer " + token),) if token else ())
+        # Either stop() sees this call, or this sees stop() was called.
+        with self.lock:
+            self.call = call
+        if self.stopping.is_set():
+            call.cancel()
         try:
             headers = dict(call.initial_metadata() or ())
             instance = headers.get(INSTANCE_KEY)
@@ -169,9 +185,6 @@ class Follower:
             return (grpc.StatusCode.OK, "stream ended (daemon draining)")
         except grpc.RpcError as error:
             return (error.code(), error.details())
-        except Interrupted:
-            call.cancel()
-            raise
 
 
 def main():
@@ -195,8 +208,13 @@ def main():
     if args.from_sequence is not None and args.from_sequence < 1:
         parser.error("--from-sequence must be at least 1")
 
+    # The handler only notes the signal: raising from it could land inside
+    # gRPC's or threading's own locking and leave them broken. The main
+    # thread then stops the follower, which runs on a thread of its own.
+    signals = []
+
     def interrupt(signum, frame):
-        raise Interrupted()
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
@@ -205,11 +223,18 @@ def main():
     options = [("grpc.initial_reconnect_backoff_ms", 100),
                ("grpc.min_reconnect_backoff_ms", 100),
                ("grpc.max_reconnect_backoff_ms", int(args.max_backoff * 1000))]
-    try:
-        with grpc.insecure_channel(args.server, options=options) as channel:
-            return Follower(pb_grpc.EventBusServiceStub(channel), args).run()
-    except Interrupted:
-        return 130
+    with grpc.insecure_channel(args.server, options=options) as channel:
+        follower = Follower(pb_grpc.EventBusServiceStub(channel), args)
+        status = []
+        worker = threading.Thread(target=lambda: status.append(follower.run()), daemon=True)
+        worker.start()
+        while worker.is_alive() and not signals:
+            worker.join(0.1)
+        if signals:
+            follower.stop()
+            worker.join(10)
+            return 130
+        return status[0] if status else 1
 
 
 if __name__ == "__main__":

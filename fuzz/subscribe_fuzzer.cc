@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -162,11 +163,15 @@ class Run {
         break;
     }
     FUZZ_CHECK(subscription.ok());
-    FUZZ_CHECK((*subscription)->cursor() == start);
+    // What is gone already is told first (one lane: every event is NORMAL).
+    if (start < model_.oldest()) {
+      start_lag_ = Lag{start, model_.oldest() - 1};
+    }
+    cursor_ = start_lag_ ? model_.oldest() : start;
+    FUZZ_CHECK((*subscription)->cursor() == cursor_);
     FUZZ_CHECK(bus_.subscriber_count() == 1);
     subscription_ = std::move(*subscription);
     start_ = start;
-    cursor_ = start;
     fates_.assign(start, Fate::kNone);
   }
 
@@ -239,16 +244,22 @@ class Run {
     ReadBatch batch;
     subscription_->TryRead(limits, &batch);
 
-    std::optional<Lag> lag;
+    std::optional<Lag> lag = std::exchange(start_lag_, std::nullopt);
     uint64_t cursor = cursor_;
+    // A loss since the start comes alone after the one before it.
+    bool lag_alone = false;
     if (cursor < model_.oldest()) {
-      lag = Lag{cursor, model_.oldest() - 1};
-      cursor = model_.oldest();
+      if (lag) {
+        lag_alone = true;
+      } else {
+        lag = Lag{cursor, model_.oldest() - 1, v1::PRIORITY_NORMAL};
+        cursor = model_.oldest();
+      }
     }
     std::vector<uint64_t> expected;
     size_t taken = 0;
     size_t bytes = 0;
-    while (cursor < model_.next() && taken < limits.max_events) {
+    while (!lag_alone && cursor < model_.next() && taken < limits.max_events) {
       bytes += model_.event(cursor).ByteSizeLong();
       if (bytes > limits.max_bytes && taken > 0) break;
       ++taken;
@@ -282,7 +293,7 @@ class Run {
       if (received) ++next_expected;
       Record(s, received ? Fate::kReceived : Fate::kFiltered);
     }
-    const bool progress = cursor != cursor_;
+    const bool progress = cursor != cursor_ || lag.has_value();
     cursor_ = cursor;
     ended_ = ended_ || end_of_stream;
     return progress;
@@ -356,6 +367,8 @@ class Run {
   const std::shared_ptr<CountingWaker> waker_ =
       std::make_shared<CountingWaker>();
   uint64_t start_ = 0;
+  // Lost before the start, not yet read.
+  std::optional<Lag> start_lag_;
   uint64_t cursor_ = 0;
   bool closed_ = false;
   bool ended_ = false;

@@ -18,6 +18,18 @@ absl::StatusOr<Bus> Bus::Create(BusOptions options) {
         absl::StrCat("capacity must be between 1 and ",
                      BusOptions::kMaxCapacity, ", got ", options.capacity));
   }
+  for (const auto& [name, capacity] :
+       {std::pair{"high", options.lanes.high},
+        std::pair{"normal", options.lanes.normal},
+        std::pair{"low", options.lanes.low}}) {
+    if (capacity > BusOptions::kMaxCapacity) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the ", name,
+                       " lane's capacity must be 0 (capacity) or between 1 "
+                       "and ",
+                       BusOptions::kMaxCapacity, ", got ", capacity));
+    }
+  }
   static_assert(BusOptions::kMinEventBytes >=
                 StoredEvent::kAssignedFieldsReserve);
   if (options.max_event_bytes < BusOptions::kMinEventBytes ||
@@ -88,8 +100,9 @@ absl::StatusOr<PreparedEvent> Bus::Prepare(const v1::Event& event) const {
     out = std::copy(id.begin(), id.end(), out);
   }
   body->SerializeWithCachedSizesToArray(out);
-  return PreparedEvent(std::make_shared<StoredEvent>(std::move(buffer)),
-                       std::move(id));
+  return PreparedEvent(
+      std::make_shared<StoredEvent>(std::move(buffer), event.priority()),
+      std::move(id));
 }
 
 absl::StatusOr<PublishResult> Bus::Publish(const v1::Event& event) const {

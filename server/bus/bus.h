@@ -73,8 +73,17 @@ struct BusOptions {
   // and room for the sequence and publish_time.
   static constexpr uint64_t kMaxAssignedBytes = 38 + 32;
 
-  // Events retained, 1..kMaxCapacity.
+  // Events retained, 1..kMaxCapacity: of PRIORITY_NORMAL, and of each
+  // other priority whose lane capacity is 0.
   uint64_t capacity = 1024;
+  // Events retained per priority (see subscription.h), 0 (capacity) or
+  // 1..kMaxCapacity. Each lane's slots are allocated as its events arrive.
+  struct Lanes {
+    uint64_t high = 0;
+    uint64_t normal = 0;
+    uint64_t low = 0;
+  };
+  Lanes lanes;
   // Largest accepted event as its publisher sent it, serialized without the
   // fields the bus assigns (sequence, publish_time, a generated id); a stored
   // event is at most kMaxAssignedBytes larger. kMinEventBytes..kMaxEventBytes.
@@ -182,6 +191,7 @@ struct BusStats {
   uint64_t next_sequence = 1;
   // The oldest sequence a subscriber can still read (from_earliest).
   uint64_t oldest_sequence = 1;
+  // The lanes' capacities added up.
   uint64_t capacity = 0;
   // Events in the ring now (at most capacity).
   uint64_t ring_events = 0;

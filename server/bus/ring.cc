@@ -18,7 +18,66 @@ absl::Status NotStored(uint64_t sequence, const absl::Status& cause) {
 
 }  // namespace
 
+int LaneOf(v1::Priority priority) {
+  switch (priority) {
+    case v1::PRIORITY_HIGH:
+      return kHighLane;
+    case v1::PRIORITY_LOW:
+      return kLowLane;
+    default:
+      return kNormalLane;
+  }
+}
+
+v1::Priority PriorityOfLane(int lane) {
+  switch (lane) {
+    case kHighLane:
+      return v1::PRIORITY_HIGH;
+    case kLowLane:
+      return v1::PRIORITY_LOW;
+    default:
+      return v1::PRIORITY_NORMAL;
+  }
+}
+
+const char* Ring::CapacityKey(int lane) const {
+  switch (lane) {
+    case kHighLane:
+      return options_.lanes.high != 0 ? "bus.lanes.high.capacity"
+                                      : "bus.capacity";
+    case kLowLane:
+      return options_.lanes.low != 0 ? "bus.lanes.low.capacity"
+                                     : "bus.capacity";
+    default:
+      return options_.lanes.normal != 0 ? "bus.lanes.normal.capacity"
+                                        : "bus.capacity";
+  }
+}
+
+uint64_t Ring::Lane::LowerBound(uint64_t sequence) const {
+  uint64_t low = oldest_index();
+  uint64_t high = count;
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    if (sequence_at(middle) < sequence) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low;
+}
+
 Ring::Ring(BusOptions options) : options_(std::move(options)) {
+  {
+    MutexLock lock(&mu_);
+    const auto or_default = [&](uint64_t capacity) {
+      return capacity != 0 ? capacity : options_.capacity;
+    };
+    lanes_[kHighLane].capacity = or_default(options_.lanes.high);
+    lanes_[kNormalLane].capacity = or_default(options_.lanes.normal);
+    lanes_[kLowLane].capacity = or_default(options_.lanes.low);
+  }
   if (storage_.log == nullptr) return;
   {
     MutexLock lock(&mu_);
@@ -98,10 +157,12 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
   }
   const uint64_t sequence = next_sequence_;
   const absl::Time now = options_.clock();
-  // The event this one overwrites, when the ring is full.
+  const int l = LaneOf((*event)->priority());
+  Lane& lane = lanes_[l];
+  // The event this one overwrites, when its lane is full.
   // With a log nobody is held back for: a lapped reader reads the log.
-  if (storage_.log == nullptr && sequence > options_.capacity &&
-      HeldBack(sequence - options_.capacity)) {
+  if (storage_.log == nullptr && lane.full() &&
+      HeldBack(l, lane.count - lane.capacity)) {
     // A hold lasts while someone waits: publishers that gave up (a
     // deadline) leave expired waiters, and a later publish starts anew.
     std::erase_if(waiting_, [](const auto& w) { return w.expired(); });
@@ -110,7 +171,7 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
     }
     const absl::Time retry_by = *held_since_ + options_.max_block;
     if (now < retry_by) return PublishAttempt{.retry_by = retry_by};
-    EndHoldersBehind(sequence - options_.capacity);
+    EndHoldersBehind(l, lane.count - lane.capacity);
     // The other waiting publishers may go on too.
     ReleasePublishers(released);
   }
@@ -126,12 +187,18 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
         sequence, absl::ToUnixNanos(now), (*event)->encoded()));
   }
   ++next_sequence_;
-  const size_t slot = (sequence - base_) % options_.capacity;
-  if (slot == slots_.size()) {
-    slots_.push_back(std::move(*event));
+  Slot slot{.event = std::move(*event),
+            .sequence = sequence,
+            .before = {lanes_[0].count, lanes_[1].count, lanes_[2].count}};
+  if (lane.slots.size() < lane.capacity) {
+    lane.slots.push_back(std::move(slot));
   } else {
-    *evicted = std::exchange(slots_[slot], std::move(*event));
+    Slot& old = lane.slots[lane.count % lane.capacity];
+    lane.last_evicted = old.sequence;
+    *evicted = std::move(old.event);
+    old = std::move(slot);
   }
+  ++lane.count;
   const bool stored = !SyncEveryAppend();
   if (stored) {
     visible_end_ = stored_end_ = next_sequence_;
@@ -146,31 +213,34 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
                                                    .stored = stored}};
 }
 
-bool Ring::HeldBack(uint64_t sequence) {
-  // Cursors only grow, so a floor above `sequence` needs no recount.
-  if (sequence < holder_floor_) return false;
-  holder_floor_ = LowestHolderCursor();
-  return sequence >= holder_floor_;
+bool Ring::HeldBack(int l, uint64_t index) {
+  Lane& lane = lanes_[l];
+  // Positions only grow, so a floor above `index` needs no recount.
+  if (index < lane.holder_floor) return false;
+  lane.holder_floor = LowestHolderNext(l);
+  return index >= lane.holder_floor;
 }
 
-uint64_t Ring::LowestHolderCursor() const {
+uint64_t Ring::LowestHolderNext(int lane) const {
   uint64_t lowest = UINT64_MAX;
   for (const RingReader* holder : holders_) {
-    lowest = std::min(lowest, holder->cursor);
+    lowest = std::min(lowest, holder->next[lane]);
   }
   return lowest;
 }
 
-void Ring::EndHoldersBehind(uint64_t sequence) {
+void Ring::EndHoldersBehind(int l, uint64_t index) {
   std::erase_if(holders_, [&](RingReader* holder) {
-    if (holder->cursor > sequence) return false;
+    if (holder->next[l] > index) return false;
     holder->ended = absl::ResourceExhaustedError(absl::StrCat(
         "this subscriber held publishers back for longer than bus.max_block (",
         absl::FormatDuration(options_.max_block), "); resume from sequence ",
-        holder->cursor));
+        holder->position()));
     return true;
   });
-  holder_floor_ = LowestHolderCursor();
+  for (int lane = 0; lane < kLanes; ++lane) {
+    lanes_[lane].holder_floor = LowestHolderNext(lane);
+  }
 }
 
 void Ring::ReleasePublishers(Waiters* waiters) {
@@ -199,12 +269,12 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
         " subscribers, server.max_subscribers is ", options_.max_subscribers));
   }
   reader->overflow = overflow;
-  reader->cursor = next_sequence_;
   switch (start) {
     case SubscribeOptions::Start::kNext:
+      Place(reader.get(), next_sequence_, /*earliest=*/false);
       break;
     case SubscribeOptions::Start::kEarliest:
-      reader->cursor = OldestKept();
+      Place(reader.get(), OldestKept(), /*earliest=*/true);
       break;
     case SubscribeOptions::Start::kSequence:
       if (from_sequence == 0) {
@@ -216,23 +286,95 @@ absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
             "from_sequence ", from_sequence,
             " is beyond the next sequence to be published, ", next_sequence_));
       }
-      reader->cursor = from_sequence;
+      Place(reader.get(), from_sequence, /*earliest=*/false);
       break;
-  }
-  const uint64_t oldest = OldestKept();
-  if (overflow != Overflow::kDropOldest && reader->cursor < oldest) {
-    // Lost before it started: reported, not held back or disconnected for.
-    reader->start_lag = Lag{reader->cursor, oldest - 1};
-    reader->cursor = oldest;
   }
   if (overflow == Overflow::kBlock && storage_.log == nullptr) {
     holders_.push_back(reader.get());
-    holder_floor_ = std::min(holder_floor_, reader->cursor);
+    for (int l = 0; l < kLanes; ++l) {
+      lanes_[l].holder_floor =
+          std::min(lanes_[l].holder_floor, reader->next[l]);
+    }
   }
   ++subscribers_;
   reader->index = readers_.size();
   readers_.push_back(reader.get());
   return reader;
+}
+
+void Ring::Place(RingReader* reader, uint64_t sequence, bool earliest) {
+  if (storage_.log != nullptr) {
+    // In global order from `sequence`; what the log no longer has is lost.
+    const uint64_t oldest = OldestKept();
+    if (sequence < oldest) {
+      reader->start_lags.push_back(Lag{sequence, oldest - 1});
+      sequence = oldest;
+    }
+    reader->floor.fill(sequence);
+    reader->next_known = false;
+    return;
+  }
+  if (earliest) {
+    // Every lane from its oldest event: nothing is lost before that.
+    for (int l = 0; l < kLanes; ++l) {
+      const Lane& lane = lanes_[l];
+      reader->next[l] = lane.oldest_index();
+      reader->floor[l] = lane.count > 0 ? lane.sequence_at(lane.oldest_index())
+                                        : next_sequence_;
+    }
+    return;
+  }
+  reader->floor.fill(sequence);
+  bool lapped = false;
+  for (const Lane& lane : lanes_) lapped |= lane.last_evicted >= sequence;
+  if (!lapped) {
+    for (int l = 0; l < kLanes; ++l) {
+      reader->next[l] = lanes_[l].LowerBound(sequence);
+    }
+    return;
+  }
+  // Some lane lost events numbered `sequence` or later. The first event
+  // retained from there on (in any lane) says how many events of each lane
+  // came before it; everything between `sequence` and it is lost, whichever
+  // lane it was in.
+  const Slot* first = nullptr;
+  for (const Lane& lane : lanes_) {
+    const uint64_t index = lane.LowerBound(sequence);
+    if (index < lane.count &&
+        (first == nullptr || lane.sequence_at(index) < first->sequence)) {
+      first = &lane.at(index);
+    }
+  }
+  // The newest event is always retained, and it is at or after `sequence`
+  // since some lane lost one there.
+  const uint64_t first_sequence = first->sequence;
+  if (first_sequence > sequence) {
+    reader->start_lags.push_back(Lag{sequence, first_sequence - 1});
+  }
+  for (int l = 0; l < kLanes; ++l) {
+    const Lane& lane = lanes_[l];
+    reader->next[l] = first->before[l];
+    reader->floor[l] = first_sequence;
+    if (lane.oldest_index() > first->before[l]) {
+      // This lane's events between the first retained one and its own
+      // oldest are lost too.
+      const uint64_t oldest = lane.sequence_at(lane.oldest_index());
+      reader->start_lags.push_back(
+          Lag{.first_sequence = first_sequence + 1,
+              .last_sequence = oldest - 1,
+              .priority = PriorityOfLane(l),
+              .events = lane.oldest_index() - first->before[l]});
+      reader->next[l] = lane.oldest_index();
+      reader->floor[l] = oldest;
+    }
+  }
+}
+
+void Ring::FindNext(RingReader* reader) {
+  for (int l = 0; l < kLanes; ++l) {
+    reader->next[l] = lanes_[l].LowerBound(reader->floor[l]);
+  }
+  reader->next_known = true;
 }
 
 void Ring::Unregister(RingReader* reader) {
@@ -248,7 +390,9 @@ void Ring::Unregister(RingReader* reader) {
     readers_.pop_back();
     changed_.SignalAll();
     if (std::erase(holders_, reader) > 0) {
-      holder_floor_ = LowestHolderCursor();
+      for (int l = 0; l < kLanes; ++l) {
+        lanes_[l].holder_floor = LowestHolderNext(l);
+      }
       ReleasePublishers(&waiters);
     }
   }
@@ -269,7 +413,7 @@ std::vector<SubscriberSnapshot> Ring::Subscribers() const {
       listed.push_back(
           Listed{.description = reader->description,
                  .overflow = reader->overflow,
-                 .cursor = reader->cursor,
+                 .cursor = reader->position(),
                  .received = reader->received.load(std::memory_order_relaxed),
                  .missed = reader->missed.load(std::memory_order_relaxed)});
     }
@@ -302,8 +446,10 @@ BusStats Ring::Stats() const {
     MutexLock lock(&mu_);
     stats.next_sequence = next_sequence_;
     stats.oldest_sequence = OldestKept();
-    stats.capacity = options_.capacity;
-    stats.ring_events = slots_.size();
+    for (const Lane& lane : lanes_) {
+      stats.capacity += lane.capacity;
+      stats.ring_events += lane.slots.size();
+    }
     stats.subscribers = subscribers_;
     stats.blocked_publishers = blocked_publishers_;
     stats.published = next_sequence_ - base_;
@@ -324,13 +470,25 @@ BusStats Ring::Stats() const {
 
 uint64_t Ring::CursorOf(const RingReader* reader) const {
   MutexLock lock(&mu_);
-  return reader->cursor;
+  return reader->position();
 }
 
 uint64_t Ring::OldestRetained() const {
-  return next_sequence_ - base_ > options_.capacity
-             ? next_sequence_ - options_.capacity
-             : base_;
+  uint64_t oldest = next_sequence_;
+  for (const Lane& lane : lanes_) {
+    if (lane.count > 0) {
+      oldest = std::min(oldest, lane.sequence_at(lane.oldest_index()));
+    }
+  }
+  return oldest;
+}
+
+uint64_t Ring::CoveredFrom() const {
+  uint64_t covered = base_;
+  for (const Lane& lane : lanes_) {
+    covered = std::max(covered, lane.last_evicted + 1);
+  }
+  return covered;
 }
 
 uint64_t Ring::OldestKept() const {
@@ -350,30 +508,49 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
       batch->ended = reader->ended;
       return;
     }
-    batch->lag = std::exchange(reader->start_lag, std::nullopt);
-    const uint64_t oldest = OldestRetained();
-    if (reader->cursor < oldest && storage_.log != nullptr) {
-      // Behind the ring: the log has it (a loss from before the start is
-      // told first, alone).
-      if (batch->lag) return;
-      log_end = std::min(oldest, visible_end_);
-      if (reader->cursor >= log_end) return;
-    } else if (reader->cursor < oldest) {
-      // Only kDropOldest and kDisconnect readers are ever lapped.
-      if (reader->overflow == Overflow::kDisconnect) {
-        // A loss from before the start is told first; the end comes next.
+    if (!reader->start_lags.empty()) {
+      // Told first, one per read.
+      batch->lag = reader->start_lags.front();
+      reader->start_lags.erase(reader->start_lags.begin());
+      if (!reader->start_lags.empty()) return;
+    }
+    if (storage_.log != nullptr) {
+      const uint64_t covered = CoveredFrom();
+      const uint64_t position = reader->floor[0];
+      if (position < covered) {
+        // Behind the ring: the log has it (a loss from before the start is
+        // told first, alone).
         if (batch->lag) return;
-        reader->ended = absl::ResourceExhaustedError(absl::StrCat(
-            "this subscriber fell more than bus.capacity (", options_.capacity,
-            ") events behind and its overflow policy is DISCONNECT; resume "
-            "from sequence ",
-            reader->cursor));
-        batch->Clear();
-        batch->ended = reader->ended;
-        return;
+        log_end = std::min(covered, visible_end_);
+        if (position >= log_end) return;
+      } else if (!reader->next_known) {
+        FindNext(reader);
       }
-      batch->lag = Lag{reader->cursor, oldest - 1};
-      reader->cursor = oldest;
+    } else {
+      // Only kDropOldest and kDisconnect readers are ever lapped; one loss
+      // is told per read, the most urgent lane's first.
+      for (int l = 0; l < kLanes; ++l) {
+        const Lane& lane = lanes_[l];
+        if (reader->next[l] >= lane.oldest_index()) continue;
+        if (batch->lag) return;
+        const uint64_t oldest = lane.sequence_at(lane.oldest_index());
+        if (reader->overflow == Overflow::kDisconnect) {
+          reader->ended = absl::ResourceExhaustedError(absl::StrCat(
+              "this subscriber fell more than ", CapacityKey(l), " (",
+              lane.capacity, ") ", v1::Priority_Name(PriorityOfLane(l)),
+              " events behind and its overflow policy is DISCONNECT; "
+              "resume from sequence ",
+              reader->position()));
+          batch->ended = reader->ended;
+          return;
+        }
+        batch->lag = Lag{.first_sequence = reader->floor[l],
+                         .last_sequence = oldest - 1,
+                         .priority = PriorityOfLane(l),
+                         .events = lane.oldest_index() - reader->next[l]};
+        reader->next[l] = lane.oldest_index();
+        reader->floor[l] = oldest;
+      }
     }
     if (log_end == 0) ReadFromRing(reader, limits, batch, &waiters);
   }
@@ -383,29 +560,91 @@ void Ring::Read(RingReader* reader, const ReadLimits& limits,
 
 void Ring::ReadFromRing(RingReader* reader, const ReadLimits& limits,
                         ReadBatch* batch, Waiters* waiters) {
-  {
-    const uint64_t from = reader->cursor;
-    size_t bytes = 0;
-    while (reader->cursor < visible_end_ &&
-           batch->events.size() < limits.max_events) {
-      const auto& event = slots_[(reader->cursor - base_) % options_.capacity];
-      bytes += event->encoded().size();
-      if (bytes > limits.max_bytes && !batch->events.empty()) break;
-      batch->events.push_back(event);
-      ++reader->cursor;
-    }
-    // The slowest holder may have made room for the next append.
-    if (reader->overflow == Overflow::kBlock && reader->cursor > from &&
-        from <= holder_floor_ &&
-        (!waiting_.empty() || blocked_publishers_ > 0)) {
-      holder_floor_ = LowestHolderCursor();
-      if (next_sequence_ <= options_.capacity ||
-          holder_floor_ > next_sequence_ - options_.capacity) {
-        ReleasePublishers(waiters);
-      }
-    }
-    batch->end_of_stream = closed_ && batch->empty() && AllVisible();
+  const std::array<uint64_t, kLanes> from = reader->next;
+  // Whether the next event of lane `l` is there to read.
+  const auto visible = [&](int l) {
+    const Lane& lane = lanes_[l];
+    return reader->next[l] < lane.count &&
+           lane.sequence_at(reader->next[l]) < visible_end_;
+  };
+  uint64_t pending = 0;
+  for (int l = 0; l < kLanes; ++l) pending += lanes_[l].count - from[l];
+  size_t bytes = 0;
+  // Adds the next event of lane `l`; false when the batch is full.
+  const auto take = [&](int l) {
+    const Lane& lane = lanes_[l];
+    const auto& event = lane.at(reader->next[l]).event;
+    bytes += event->encoded().size();
+    if (bytes > limits.max_bytes && !batch->events.empty()) return false;
+    batch->events.push_back(event);
+    ++reader->next[l];
+    return true;
+  };
+  int only = -1;  // the one lane with something to read, if just one has
+  for (int l = 0; l < kLanes; ++l) {
+    if (lanes_[l].count == from[l]) continue;
+    only = only == -1 ? l : kLanes;
   }
+  if (only >= 0 && only < kLanes) {
+    // One lane (the usual case without priorities): in order, unmerged.
+    while (batch->events.size() < limits.max_events && visible(only) &&
+           take(only)) {
+    }
+  } else if (storage_.log != nullptr || pending <= limits.max_events) {
+    // Keeping up (or with a log): in global order, merging the lanes.
+    while (batch->events.size() < limits.max_events) {
+      int lowest = -1;
+      uint64_t lowest_sequence = visible_end_;
+      for (int l = 0; l < kLanes; ++l) {
+        const Lane& lane = lanes_[l];
+        if (reader->next[l] >= lane.count) continue;
+        const uint64_t sequence = lane.sequence_at(reader->next[l]);
+        if (sequence < lowest_sequence) {
+          lowest = l;
+          lowest_sequence = sequence;
+        }
+      }
+      if (lowest < 0 || !take(lowest)) break;
+    }
+  } else {
+    // Behind: the lanes by kSchedule, skipping those with nothing visible.
+    size_t idle_turns = 0;
+    while (batch->events.size() < limits.max_events &&
+           idle_turns < kSchedule.size()) {
+      const int l = kSchedule[reader->turn];
+      if (!visible(l)) {
+        ++idle_turns;
+        reader->turn = (reader->turn + 1) % kSchedule.size();
+        continue;
+      }
+      if (!take(l)) break;
+      idle_turns = 0;
+      reader->turn = (reader->turn + 1) % kSchedule.size();
+    }
+  }
+  bool advanced_holder = false;
+  for (int l = 0; l < kLanes; ++l) {
+    const Lane& lane = lanes_[l];
+    reader->floor[l] = reader->next[l] < lane.count
+                           ? lane.sequence_at(reader->next[l])
+                           : next_sequence_;
+    advanced_holder |=
+        reader->next[l] > from[l] && from[l] <= lane.holder_floor;
+  }
+  if (storage_.log != nullptr) reader->floor.fill(reader->position());
+  // The slowest holder may have made room for the next append.
+  if (reader->overflow == Overflow::kBlock && advanced_holder &&
+      (!waiting_.empty() || blocked_publishers_ > 0)) {
+    bool room = false;
+    for (int l = 0; l < kLanes; ++l) {
+      Lane& lane = lanes_[l];
+      lane.holder_floor = LowestHolderNext(l);
+      room |= reader->next[l] > from[l] &&
+              (!lane.full() || lane.holder_floor > lane.count - lane.capacity);
+    }
+    if (room) ReleasePublishers(waiters);
+  }
+  batch->end_of_stream = closed_ && batch->empty() && AllVisible();
 }
 
 void Ring::ReadFromLog(RingReader* reader, uint64_t end,
@@ -413,7 +652,7 @@ void Ring::ReadFromLog(RingReader* reader, uint64_t end,
   uint64_t from = 0;
   {
     MutexLock lock(&mu_);
-    from = reader->cursor;  // only this reader's thread moves it
+    from = reader->floor[0];  // only this reader's thread moves it
   }
   std::vector<LogRecord> records;
   const absl::Status read = storage_.log->Read(from, end, limits.max_events,
@@ -444,11 +683,33 @@ void Ring::ReadFromLog(RingReader* reader, uint64_t end,
     }
     batch->lag = Lag{from, first - 1};
   }
-  reader->cursor = records.empty() ? first : records.back().sequence + 1;
+  reader->floor.fill(records.empty() ? first : records.back().sequence + 1);
+  reader->next_known = false;
   for (LogRecord& record : records) {
     batch->events.push_back(StoredEvent::FromLog(
         record.sequence, record.time_nanos, std::move(record.event)));
   }
+}
+
+bool Ring::ReadableBy(const RingReader& reader) const {
+  if (!reader.ended.ok() || !reader.start_lags.empty() ||
+      (closed_ && AllVisible())) {
+    return true;
+  }
+  if (storage_.log != nullptr &&
+      (!reader.next_known || reader.floor[0] < CoveredFrom())) {
+    return reader.floor[0] < visible_end_;
+  }
+  for (int l = 0; l < kLanes; ++l) {
+    const Lane& lane = lanes_[l];
+    const uint64_t next = reader.next[l];
+    // Lapped (a loss to tell), or an event to read.
+    if (next < lane.oldest_index() ||
+        (next < lane.count && lane.sequence_at(next) < visible_end_)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Ring::Arm(const RingReader* reader,

@@ -7,25 +7,33 @@
 // allocate much, free an event or call out (wakers, waiters) happens under
 // it: evicted events are released and wakers run after it is dropped.
 //
+// Lanes: one ring per priority (Lane), each indexed by the count of its
+// events before it (the lane index), each slot also keeping how many events
+// of every lane came before its event, so that a position in one lane can be
+// matched to the others. A reader keeps a position per lane (RingReader).
+//
 // Holding back: the readers with Overflow::kBlock are the ring's holders. An
-// append that would overwrite an event a holder has not read does not
-// happen; the publisher waits (Append) or is told to try again (TryAppend)
-// and is woken when the slowest holder reads. When the ring has been held
-// for BusOptions::max_block, the next attempt ends the holders in the way and
-// appends.
+// append that would overwrite an event of its lane a holder has not read
+// does not happen; the publisher waits (Append) or is told to try again
+// (TryAppend) and is woken when the slowest holder reads. When the ring has
+// been held for BusOptions::max_block, the next attempt ends the holders in the
+// way and appends.
 //
 // With a durable log (StorageOptions): each append is also written to the
 // log under mu_, in sequence order, and fails whole when that write fails.
-// The ring then starts at the log's next sequence (base_) and readers
-// behind it read from the log, outside mu_, so nobody holds publishers
-// back. With Fsync::kAlways readers see events only up to stored_end_,
-// which the committer thread advances: it waits for unsynced appends,
-// syncs them all with one Log::Sync outside mu_ (group commit), then
-// publishes the new end to readers, to PublishWaiters in AwaitStored, and
-// to publishers blocked in Append. It also applies retention.
+// The ring then starts at the log's next sequence (base_), readers read in
+// global order, and a reader whose position some lane no longer retains
+// reads from the log, outside mu_, so nobody holds publishers back. With
+// Fsync::kAlways readers see events only up to stored_end_, which the committer
+// thread advances: it waits for unsynced appends, syncs them all with one
+// Log::Sync outside mu_ (group commit), then publishes the new end to readers,
+// to PublishWaiters in AwaitStored, and to publishers blocked in Append. It
+// also applies retention.
 #ifndef EVENTBUS_SERVER_BUS_RING_H_
 #define EVENTBUS_SERVER_BUS_RING_H_
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -43,6 +51,15 @@
 #include "server/bus/subscription.h"
 
 namespace eventbus {
+
+// The ring's lanes, most urgent first: a lane's index in Ring::lanes_ and
+// RingReader's arrays.
+inline constexpr int kLanes = 3;
+inline constexpr int kHighLane = 0;
+inline constexpr int kNormalLane = 1;
+inline constexpr int kLowLane = 2;
+int LaneOf(v1::Priority priority);
+v1::Priority PriorityOfLane(int lane);
 
 // One subscription's position. Its fields are guarded by its Ring's mu_:
 // only the Ring touches them, except the description (set before the ring
@@ -64,14 +81,25 @@ struct RingReader {
   // Where the ring lists it (Ring::readers_).
   size_t index = 0;
 
-  uint64_t cursor = 0;
+  // Per lane: `next` is the lane index (Ring::Lane) of the next event to
+  // read, and every event of the lane numbered below `floor` has been read
+  // or told lost, none at or above it. With a log every floor is the same
+  // (the reader reads in global order), and `next` is stale after a read
+  // from the log until `next_known`.
+  std::array<uint64_t, kLanes> next{};
+  std::array<uint64_t, kLanes> floor{};
+  bool next_known = true;
+  // Where a reader behind is in the weighted schedule (Ring::kSchedule).
+  uint8_t turn = 0;
   Overflow overflow = Overflow::kDropOldest;
-  // Lost before the reader started (a from_sequence no longer retained); a
-  // kBlock or kDisconnect reader reports it first. kDropOldest readers keep
-  // their cursor behind instead.
-  std::optional<Lag> start_lag;
+  // Lost before the reader started (a from_sequence no longer retained),
+  // told first, in order.
+  std::vector<Lag> start_lags;
   // Not OK once the ring ended this reader.
   absl::Status ended;
+
+  // The oldest sequence it has not read: the least floor.
+  uint64_t position() const { return std::min({floor[0], floor[1], floor[2]}); }
 };
 
 class Ring {
@@ -146,24 +174,72 @@ class Ring {
       std::shared_ptr<StoredEvent>* event,
       std::shared_ptr<const StoredEvent>* evicted, Wakers* wakers,
       Waiters* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a holder has not read `sequence` (updates holder_floor_).
-  bool HeldBack(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The lowest cursor of the holders (UINT64_MAX without holders).
-  uint64_t LowestHolderCursor() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the holders that have not read `sequence`.
-  void EndHoldersBehind(uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One priority's part of the ring.
+  struct Slot {
+    std::shared_ptr<const StoredEvent> event;
+    // event->sequence(), here so that merging lanes reads no event.
+    uint64_t sequence = 0;
+    // Events of each lane appended before this one (since base_); its own
+    // lane's is its lane index.
+    std::array<uint64_t, kLanes> before{};
+  };
+  struct Lane {
+    uint64_t capacity = 0;
+    // slots[index % capacity]; grows to capacity as events arrive.
+    std::vector<Slot> slots;
+    // Events appended to the lane since base_: lane indices 0..count-1.
+    uint64_t count = 0;
+    // The sequence of the newest event the lane overwrote (0: none yet).
+    uint64_t last_evicted = 0;
+    // A lower bound of the holders' next index in this lane.
+    uint64_t holder_floor = UINT64_MAX;
+
+    uint64_t oldest_index() const {
+      return count > capacity ? count - capacity : 0;
+    }
+    bool full() const { return count >= capacity; }
+    const Slot& at(uint64_t index) const { return slots[index % capacity]; }
+    // The sequence of the event at `index` (< count and retained).
+    uint64_t sequence_at(uint64_t index) const { return at(index).sequence; }
+    // The index of the first retained event numbered `sequence` or later
+    // (count when none is).
+    uint64_t LowerBound(uint64_t sequence) const;
+  };
+  // The order in which a reader behind takes the lanes: 4 HIGH, 2 NORMAL,
+  // 1 LOW in 7, spread out.
+  static constexpr std::array<uint8_t, 7> kSchedule = {
+      kHighLane, kNormalLane, kHighLane, kLowLane,
+      kHighLane, kNormalLane, kHighLane};
+
+  // The config key that set the capacity of `lane`, for messages.
+  const char* CapacityKey(int lane) const;
+  // Whether a holder has not read the event at `index` of `lane` (updates
+  // its holder_floor).
+  bool HeldBack(int lane, uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lowest next index of the holders in `lane` (UINT64_MAX without).
+  uint64_t LowestHolderNext(int lane) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the holders that have not read the event at `index` of `lane`.
+  void EndHoldersBehind(int lane, uint64_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands every waiting publisher to `waiters` and signals the blocked ones.
   void ReleasePublishers(Waiters* waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Places a new reader at `sequence` (earliest: at every lane's oldest),
+  // with the losses before it as start_lags.
+  void Place(RingReader* reader, uint64_t sequence, bool earliest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets every lane's next from the reader's position (with a log, after
+  // a read from it): the ring retains everything from there.
+  void FindNext(RingReader* reader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The oldest sequence still in the ring (next_sequence_ when empty).
   uint64_t OldestRetained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The oldest a reader can read: in the log, or else in the ring.
   uint64_t OldestKept() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // With a log: the ring has every event numbered from here on (later
+  // than base_ and than any lane's last eviction).
+  uint64_t CoveredFrom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ReadableBy(const RingReader& reader) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return reader.cursor < visible_end_ || (closed_ && AllVisible()) ||
-           !reader.ended.ok() || reader.start_lag.has_value();
-  }
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads from the ring (Read without a log, or a reader within the ring).
   void ReadFromRing(RingReader* reader, const ReadLimits& limits,
                     ReadBatch* batch, Waiters* waiters)
@@ -176,7 +252,7 @@ class Ring {
   // The log stopped: tells everyone waiting for it.
   void StorageFailedLocked(const absl::Status& error, Wakers* wakers,
                            Waiters* waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reads [reader->cursor, end) from the log into `batch`, reporting what
+  // Reads [reader->floor[0], end) from the log into `batch`, reporting what
   // the log no longer has as a lag (see Read).
   void ReadFromLog(RingReader* reader, uint64_t end, const ReadLimits& limits,
                    ReadBatch* batch) ABSL_LOCKS_EXCLUDED(mu_);
@@ -207,10 +283,9 @@ class Ring {
   // blocked_publishers_ > 0.
   CondVar space_{&mu_};
   uint64_t blocked_publishers_ ABSL_GUARDED_BY(mu_) = 0;
-  // slots_[(sequence - base_) % capacity]; grows to capacity as events
-  // arrive. base_ is the first sequence the ring held: 1, or the log's next
-  // sequence when the bus started.
-  std::vector<std::shared_ptr<const StoredEvent>> slots_ ABSL_GUARDED_BY(mu_);
+  // By lane (kHighLane...). base_ is the first sequence the ring held: 1,
+  // or the log's next sequence when the bus started.
+  std::array<Lane, kLanes> lanes_ ABSL_GUARDED_BY(mu_);
   uint64_t base_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   // Readers see the events before visible_end_; those before stored_end_
@@ -239,9 +314,8 @@ class Ring {
   uint64_t departed_missed_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Wakers armed_ ABSL_GUARDED_BY(mu_);
-  // The kBlock readers still holding, and a lower bound of their cursors.
+  // The kBlock readers still holding (their floors are in lanes_).
   std::vector<RingReader*> holders_ ABSL_GUARDED_BY(mu_);
-  uint64_t holder_floor_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
   // Since when a holder has held the ring back: the oldest attempt of the
   // publishers still waiting.
   std::optional<absl::Time> held_since_ ABSL_GUARDED_BY(mu_);

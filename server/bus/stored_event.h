@@ -32,7 +32,10 @@ class StoredEvent {
   // canonical encoding of an Event without `sequence` and `publish_time`
   // (its other fields in field-number order). Assign() adds those two
   // before the event is published.
-  explicit StoredEvent(std::string&& buffer) : buffer_(std::move(buffer)) {}
+  // `priority` is the event's, which decides its lane in the ring.
+  explicit StoredEvent(std::string&& buffer,
+                       v1::Priority priority = v1::PRIORITY_NORMAL)
+      : buffer_(std::move(buffer)), priority_(priority) {}
 
   // An event as the durable log returns it: `encoded` is the whole
   // encoding, assigned fields included, of the event numbered `sequence`.
@@ -53,6 +56,9 @@ class StoredEvent {
   // encoded() on the first call.
   const v1::Event& event() const;
   uint64_t sequence() const { return sequence_; }
+  // As published (PRIORITY_NORMAL for an event read from the log: the log
+  // does not keep lanes).
+  v1::Priority priority() const { return priority_; }
   // Its publish_time, in nanoseconds since the Unix epoch.
   int64_t publish_nanos() const { return publish_nanos_; }
   // The serialized Event, exactly as a SubscribeResponse carries it.
@@ -68,6 +74,7 @@ class StoredEvent {
 
  private:
   std::string buffer_;
+  v1::Priority priority_ = v1::PRIORITY_NORMAL;
   size_t encoded_offset_ = kAssignedFieldsReserve;
   uint64_t sequence_ = 0;
   int64_t publish_nanos_ = 0;

@@ -6,10 +6,22 @@
 // to copy references to the events read, and never wait for other readers;
 // only a kBlock subscription that does not read holds publishers back.
 //
-// Overflow: the bus retains the last `capacity` events. What happens when a
-// subscription falls that far behind is its Overflow policy:
-//   kDropOldest: the next read reports the exact range lost as a Lag
-//     (first..last) and continues from the oldest retained event.
+// Lanes: each priority (HIGH, NORMAL, LOW; unspecified is NORMAL) has its
+// own part of the ring, retaining the last BusOptions::lanes capacity events
+// of that priority: a flood in one lane never evicts another's events. A
+// subscription has a position in each lane. One that keeps up (what it has
+// not read fits in one read) reads in global sequence order; one further
+// behind reads the lanes weighted 4:2:1 (two HIGH for every NORMAL, two
+// NORMAL for every LOW, as RabbitMQ's priority queues do), in ascending
+// order within each lane, so that urgent events come first and no lane
+// starves. With a durable log every subscription reads in global order (see
+// BusOptions::storage).
+//
+// Overflow: what happens when a subscription falls a lane's capacity behind
+// in that lane is its Overflow policy:
+//   kDropOldest: the next read reports the exact loss as a Lag (that lane's
+//     events between first and last, and how many) and continues from the
+//     lane's oldest retained event.
 //   kBlock: the subscription is never lapped. A publish that would overwrite
 //     an event it has not read waits until it has (see Bus::Publish); one
 //     that waits longer than BusOptions::max_block ends the subscription.
@@ -20,7 +32,7 @@
 // range as a Lag first, whatever its policy: those events were lost before
 // it started. For an unfiltered subscription, events read plus events
 // reported lost equal the events published since it started (up to where it
-// ended), with no overlap.
+// ended), with no overlap, in every lane.
 //
 // Thread-safety: one thread at a time may call a Subscription's methods (as
 // with a tokio broadcast Receiver); different Subscriptions are independent.
@@ -49,13 +61,27 @@ enum class Overflow { kDropOldest, kBlock, kDisconnect };
 // "drop-oldest", "block" or "disconnect", for logs.
 const char* OverflowName(Overflow overflow);
 
-// A range of sequence numbers a subscription lost, both ends included.
+// Events a subscription lost, numbered first..last (both included).
+// With `priority` set they are that lane's events in the range, `events` of
+// them (the other lanes' events in the range are not lost, or are told in
+// their own Lag); PRIORITY_UNSPECIFIED means every event in the range, of
+// any lane (lost before the subscription started, or removed by storage
+// retention).
 struct Lag {
   uint64_t first_sequence = 0;
   uint64_t last_sequence = 0;
+  v1::Priority priority = v1::PRIORITY_UNSPECIFIED;
+  // The events lost; 0 stands for every sequence in the range.
+  uint64_t events = 0;
 
-  uint64_t missed() const { return last_sequence - first_sequence + 1; }
-  friend bool operator==(const Lag&, const Lag&) = default;
+  uint64_t missed() const {
+    return events != 0 ? events : last_sequence - first_sequence + 1;
+  }
+  friend bool operator==(const Lag& a, const Lag& b) {
+    return a.first_sequence == b.first_sequence &&
+           a.last_sequence == b.last_sequence && a.priority == b.priority &&
+           a.missed() == b.missed();
+  }
 };
 
 // Upper bounds for one read. A read returns at least one event when one is
@@ -118,7 +144,9 @@ class Subscription {
   // caller reads again. The bus keeps only a weak reference to the waker.
   bool Arm(std::weak_ptr<SubscriptionWaker> waker);
 
-  // The next sequence this subscription will read.
+  // The oldest sequence this subscription has not read (nor been told
+  // lost): resuming there loses nothing, though it may repeat HIGH events
+  // read ahead while behind.
   uint64_t cursor() const;
   Overflow overflow() const { return overflow_; }
   const std::string& name() const { return name_; }

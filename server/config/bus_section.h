@@ -9,9 +9,24 @@
 
 namespace eventbus {
 
+// bus.lanes.<priority>: one priority's part of the ring.
+struct LaneConfig {
+  // bus.lanes.<priority>.capacity: events of that priority kept; 0 means
+  // bus.capacity. 0..BusOptions::kMaxCapacity.
+  uint64_t capacity = 0;
+};
+
+// bus.lanes: the ring's lanes, one per event priority.
+struct LanesConfig {
+  LaneConfig high;
+  LaneConfig normal;
+  LaneConfig low;
+};
+
 // bus: the ring.
 struct BusConfig {
-  // bus.capacity: events kept in the ring; 1..BusOptions::kMaxCapacity.
+  // bus.capacity: events kept in the ring, of PRIORITY_NORMAL and of each
+  // lane whose capacity is 0; 1..BusOptions::kMaxCapacity.
   uint64_t capacity = 1024;
   // bus.max_event_bytes: largest accepted event;
   // BusOptions::kMinEventBytes..kMaxEventBytes; integer bytes or a string
@@ -21,6 +36,7 @@ struct BusConfig {
   // publishers back before its stream is ended;
   // BusOptions::kMinBlock..kMaxBlock.
   absl::Duration max_block = absl::Seconds(1);
+  LanesConfig lanes;
 };
 
 }  // namespace eventbus

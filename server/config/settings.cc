@@ -256,8 +256,9 @@ std::string Suggestion(absl::string_view section, absl::string_view name) {
   // A key written in the wrong place: `capacity` at the top or under server,
   // `tls` at the top.
   if (best.empty()) {
+    // The first one: `capacity` is bus.capacity, not a lane's.
     for (const Setting& setting : Settings()) {
-      if (setting.name == name) best = setting.key;
+      if (setting.name == name && best.empty()) best = setting.key;
     }
     for (absl::string_view known : SettingSections()) {
       if (known != section && LastComponent(known) == name) {

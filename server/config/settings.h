@@ -16,7 +16,8 @@
 //         prefixed by "SECTION-" for a section that asks for it
 //         (FlagPrefix::kSection: auth, log, metrics, storage) and by
 //         the last component for every nested section (server.tls:
-//         --tls-cert-file)
+//         --tls-cert-file) unless it names its own (bus.lanes.high:
+//         --lane-high-capacity)
 // and from the kind: the usage metavar ("N"), the type named in "expected X,
 // got Y" messages ("an integer"), how the value is shown ("1MiB"), and the
 // range or choices appended to the help (" (1..16777216)").
@@ -129,11 +130,14 @@ class SectionRows {
         }) {}
 
   // The section `name` nested in this one, the member `member` of S. Its
-  // flags carry `name`: "--tls-cert-file".
+  // flags carry `name` ("--tls-cert-file"), or `flag_prefix` when given
+  // ("lane-high-": "--lane-high-capacity").
   template <typename N>
-  SectionRows<N> Nested(const std::string& name, N S::*member) const {
+  SectionRows<N> Nested(const std::string& name, N S::*member,
+                        std::string flag_prefix = "") const {
     return SectionRows<N>(
-        section_ + "." + name, name + "-",
+        section_ + "." + name,
+        flag_prefix.empty() ? name + "-" : std::move(flag_prefix),
         [get = get_, member](Config& config) -> N& {
           return get(config).*member;
         },

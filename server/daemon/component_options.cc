@@ -7,6 +7,9 @@ namespace eventbus {
 BusOptions BusOptionsFrom(const Config& config) {
   BusOptions options;
   options.capacity = config.bus.capacity;
+  options.lanes = {.high = config.bus.lanes.high.capacity,
+                   .normal = config.bus.lanes.normal.capacity,
+                   .low = config.bus.lanes.low.capacity};
   options.max_event_bytes = config.bus.max_event_bytes;
   options.max_block = config.bus.max_block;
   options.max_subscribers = config.server.max_subscribers;

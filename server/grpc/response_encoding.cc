@@ -18,6 +18,7 @@ v1::Lagged ToProto(const Lag& lag) {
   lagged.set_missed(lag.missed());
   lagged.set_first_sequence(lag.first_sequence);
   lagged.set_last_sequence(lag.last_sequence);
+  lagged.set_priority(lag.priority);
   return lagged;
 }
 

@@ -61,7 +61,7 @@ class AdminTest(lib.EventBusTestCase):
         self.assertEqual(info.instance, dict(call.initial_metadata())["eventbus-instance"])
         self.assertEqual(info.head_sequence, 0)
         self.assertEqual(info.oldest_sequence, 1)
-        self.assertEqual(info.capacity, 4)
+        self.assertEqual(info.capacity, 3 * 4)  # three lanes
         self.assertEqual((info.subscribers, info.published, info.missed), (0, 0, 0))
         first_uptime = info.uptime.ToTimedelta()
 

@@ -188,7 +188,7 @@ TEST_F(EventbusCliTest, InfoPrintsTheBusTotals) {
   CommandResult r = Run({"info"});
   ASSERT_EQ(r.exit_status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("head sequence       3\n"));
-  EXPECT_THAT(r.out, HasSubstr("ring                3 of 1024 events\n"));
+  EXPECT_THAT(r.out, HasSubstr("ring                3 of 3072 events\n"));
   EXPECT_THAT(r.out, HasSubstr("published           3\n"));
   r = Run({"info", "--json"});
   ASSERT_EQ(r.exit_status, 0) << r.err;

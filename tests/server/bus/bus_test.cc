@@ -228,7 +228,7 @@ TEST_F(BusTest, LaggingSubscriberIsToldExactlyWhatItLost) {
   PublishN(3);
   ReadBatch batch = Read(*sub);
   ASSERT_TRUE(batch.lag.has_value());
-  EXPECT_EQ(*batch.lag, (Lag{1, 1}));
+  EXPECT_EQ(*batch.lag, (Lag{1, 1, v1::PRIORITY_NORMAL}));
   EXPECT_EQ(batch.lag->missed(), 1u);
   EXPECT_THAT(Sequences(batch), ElementsAre(2, 3));
 }
@@ -237,7 +237,7 @@ TEST_F(BusTest, LagThenCatchUpThenLagAgain) {
   auto sub = Subscribe();
   PublishN(10);  // capacity 4: 1..6 lost
   ReadBatch batch = Read(*sub);
-  EXPECT_EQ(batch.lag, (Lag{1, 6}));
+  EXPECT_EQ(batch.lag, (Lag{1, 6, v1::PRIORITY_NORMAL}));
   EXPECT_THAT(Sequences(batch), ElementsAre(7, 8, 9, 10));
 
   PublishN(2);
@@ -247,7 +247,7 @@ TEST_F(BusTest, LagThenCatchUpThenLagAgain) {
 
   PublishN(7);  // 13..19; 13..15 lost
   batch = Read(*sub);
-  EXPECT_EQ(batch.lag, (Lag{13, 15}));
+  EXPECT_EQ(batch.lag, (Lag{13, 15, v1::PRIORITY_NORMAL}));
   EXPECT_THAT(Sequences(batch), ElementsAre(16, 17, 18, 19));
 }
 
@@ -258,7 +258,7 @@ TEST_F(BusTest, LagIsPerSubscriber) {
     Publish();
     EXPECT_FALSE(Read(*fast).lag.has_value());
   }
-  EXPECT_EQ(Read(*slow).lag, (Lag{1, 2}));
+  EXPECT_EQ(Read(*slow).lag, (Lag{1, 2, v1::PRIORITY_NORMAL}));
 }
 
 TEST_F(BusTest, CapacityOneKeepsOnlyTheLatest) {
@@ -266,7 +266,7 @@ TEST_F(BusTest, CapacityOneKeepsOnlyTheLatest) {
   auto sub = Subscribe();
   PublishN(2);
   ReadBatch batch = Read(*sub);
-  EXPECT_EQ(batch.lag, (Lag{1, 1}));
+  EXPECT_EQ(batch.lag, (Lag{1, 1, v1::PRIORITY_NORMAL}));
   EXPECT_THAT(Sequences(batch), ElementsAre(2));
   Publish();
   batch = Read(*sub);
@@ -292,7 +292,7 @@ TEST_F(BusTest, FromEarliestStartsAtTheOldestRetained) {
   PublishN(6);
   auto sub = Subscribe(options);
   EXPECT_THAT(Sequences(Read(*sub)), ElementsAre(3, 4, 5, 6));
-  EXPECT_EQ(Read(*empty_bus_sub).lag, (Lag{1, 2}));
+  EXPECT_EQ(Read(*empty_bus_sub).lag, (Lag{1, 2, v1::PRIORITY_NORMAL}));
 }
 
 TEST_F(BusTest, FromSequenceWithinTheRing) {
@@ -386,7 +386,7 @@ TEST_F(BusTest, StatsCountPublishedDeliveredAndMissedExactly) {
   EXPECT_EQ(stats.published, 10u);
   EXPECT_EQ(stats.next_sequence, 11u);
   EXPECT_EQ(stats.oldest_sequence, 7u);
-  EXPECT_EQ(stats.capacity, 4u);
+  EXPECT_EQ(stats.capacity, 12u);  // three lanes of 4
   EXPECT_EQ(stats.ring_events, 4u);
   EXPECT_EQ(stats.subscribers, 1u);
   EXPECT_EQ(stats.delivered, 7u);

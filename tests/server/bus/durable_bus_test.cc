@@ -165,6 +165,40 @@ TEST_F(DurableBusTest, AReaderBehindTheRingReadsTheLogWithoutALag) {
   }
 }
 
+TEST_F(DurableBusTest, WithLanesAReaderBehindReadsEverythingInGlobalOrder) {
+  // Small lanes of different sizes: LOW laps often, HIGH rarely.
+  BusOptions options{.capacity = 8, .lanes = {.high = 64, .low = 4}};
+  options.storage = StorageOptions{.log = OpenLog()};
+  absl::StatusOr<Bus> created = Bus::Create(std::move(options));
+  ASSERT_THAT(created, IsOk());
+  Bus& bus = *created;
+  auto paused = Subscribe(bus, SubscribeOptions::Start::kNext);
+  auto keeping_up = Subscribe(bus, SubscribeOptions::Start::kNext);
+  std::vector<uint64_t> kept_up;
+  for (int i = 0; i < 600; ++i) {
+    v1::Event event = AuditEvent();
+    event.set_priority(i % 5 == 0   ? v1::PRIORITY_HIGH
+                       : i % 5 == 1 ? v1::PRIORITY_NORMAL
+                                    : v1::PRIORITY_LOW);
+    ASSERT_THAT(bus.Publish(event), IsOk());
+    if (i % 3 == 2) {
+      for (uint64_t sequence : ReadEvents(keeping_up.get(), 3)) {
+        kept_up.push_back(sequence);
+      }
+    }
+  }
+  EXPECT_EQ(kept_up, Range(1, 601));
+  std::vector<Lag> lags;
+  EXPECT_EQ(ReadEvents(paused.get(), 600, &lags), Range(1, 601));
+  EXPECT_TRUE(lags.empty());
+  // And from the start, once more, from the log and the ring.
+  absl::StatusOr<std::unique_ptr<Subscription>> again = bus.Subscribe(
+      {.start = SubscribeOptions::Start::kSequence, .from_sequence = 1});
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(ReadEvents(again->get(), 600, &lags), Range(1, 601));
+  EXPECT_TRUE(lags.empty());
+}
+
 TEST_F(DurableBusTest, WhatRetentionRemovedIsTheOnlyLossAndIsReported) {
   max_events_ = 100;
   retention_period_ = absl::Milliseconds(1);

@@ -98,7 +98,9 @@ TEST_F(RingTest, WrapAroundReportsTheExactLostRange) {
   for (int i = 0; i < 10; ++i) Append();  // capacity 4 keeps 7..10
   ReadBatch batch = Read(reader.get());
   ASSERT_TRUE(batch.lag.has_value());
-  EXPECT_EQ(*batch.lag, (Lag{.first_sequence = 1, .last_sequence = 6}));
+  EXPECT_EQ(*batch.lag, (Lag{.first_sequence = 1,
+                             .last_sequence = 6,
+                             .priority = v1::PRIORITY_NORMAL}));
   EXPECT_THAT(Sequences(batch), ElementsAre(7, 8, 9, 10));
   EXPECT_EQ(ring_.CursorOf(reader.get()), 11u);
 }

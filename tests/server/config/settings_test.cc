@@ -16,16 +16,20 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "server/config/config.h"
 
 namespace eventbus {
 namespace {
 
-// The flag prefix settings.h documents: the last component of a nested
-// section, the section name of auth, log, metrics and storage, nothing for
-// the others.
+// The flag prefix settings.h documents: "lane-<priority>-" for a lane, the
+// last component of another nested section, the section name of auth, log,
+// metrics and storage, nothing for the others.
 std::string FlagPrefixOf(absl::string_view section) {
+  if (absl::ConsumePrefix(&section, "bus.lanes.")) {
+    return absl::StrCat("lane-", section, "-");
+  }
   const size_t dot = section.rfind('.');
   if (dot != absl::string_view::npos) {
     return absl::StrCat(section.substr(dot + 1), "-");
@@ -99,6 +103,12 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--max-event-bytes", "SIZE", "a size"},
       {"bus.max_block", "EVENTBUS_BUS_MAX_BLOCK", "--max-block", "DUR",
        "a duration"},
+      {"bus.lanes.high.capacity", "EVENTBUS_BUS_LANES_HIGH_CAPACITY",
+       "--lane-high-capacity", "N", "an integer"},
+      {"bus.lanes.normal.capacity", "EVENTBUS_BUS_LANES_NORMAL_CAPACITY",
+       "--lane-normal-capacity", "N", "an integer"},
+      {"bus.lanes.low.capacity", "EVENTBUS_BUS_LANES_LOW_CAPACITY",
+       "--lane-low-capacity", "N", "an integer"},
       {"storage.path", "EVENTBUS_STORAGE_PATH", "--storage-path", "DIR",
        "a string"},
       {"storage.fsync", "EVENTBUS_STORAGE_FSYNC", "--storage-fsync", "MODE",
@@ -159,9 +169,10 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
 
 TEST(SettingsTest, SectionsInUsageOrder) {
   EXPECT_EQ(SettingSections(),
-            (std::vector<std::string>{"server", "server.tls", "bus", "storage",
-                                      "storage.retention", "limits", "auth",
-                                      "metrics", "log"}));
+            (std::vector<std::string>{
+                "server", "server.tls", "bus", "bus.lanes", "bus.lanes.high",
+                "bus.lanes.normal", "bus.lanes.low", "storage",
+                "storage.retention", "limits", "auth", "metrics", "log"}));
   EXPECT_EQ(TopLevelSections(),
             "server, bus, storage, limits, auth, metrics, log");
   EXPECT_TRUE(IsSection("server.tls"));
@@ -221,7 +232,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 24);
+  EXPECT_EQ(ranged, 27);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -281,6 +292,15 @@ Flags:
   --max-block DUR
       end a BLOCK subscriber that holds publishers back this long (1ms..1h)
       default: 1s
+  --lane-high-capacity N
+      PRIORITY_HIGH events kept in the ring; 0: bus.capacity (0..16777216)
+      default: 0
+  --lane-normal-capacity N
+      PRIORITY_NORMAL (and unset) events kept; 0: bus.capacity (0..16777216)
+      default: 0
+  --lane-low-capacity N
+      PRIORITY_LOW events kept in the ring; 0: bus.capacity (0..16777216)
+      default: 0
   --storage-path DIR
       directory of the durable event log (empty: memory only)
       default: none
@@ -371,6 +391,9 @@ Environment (overrides the file; flags override it):
   EVENTBUS_BUS_CAPACITY                       like --capacity
   EVENTBUS_BUS_MAX_EVENT_BYTES                like --max-event-bytes
   EVENTBUS_BUS_MAX_BLOCK                      like --max-block
+  EVENTBUS_BUS_LANES_HIGH_CAPACITY            like --lane-high-capacity
+  EVENTBUS_BUS_LANES_NORMAL_CAPACITY          like --lane-normal-capacity
+  EVENTBUS_BUS_LANES_LOW_CAPACITY             like --lane-low-capacity
   EVENTBUS_STORAGE_PATH                       like --storage-path
   EVENTBUS_STORAGE_FSYNC                      like --storage-fsync
   EVENTBUS_STORAGE_SEGMENT_BYTES              like --storage-segment-bytes
@@ -412,6 +435,13 @@ Config file keys (YAML), with their defaults:
     capacity: 1024                           like --capacity
     max_event_bytes: 1MiB                    like --max-event-bytes
     max_block: 1s                            like --max-block
+    lanes:
+      high:
+        capacity: 0                          like --lane-high-capacity
+      normal:
+        capacity: 0                          like --lane-normal-capacity
+      low:
+        capacity: 0                          like --lane-low-capacity
   storage:
     path:                                    like --storage-path
     fsync: always                            like --storage-fsync

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -82,10 +83,11 @@ struct RingReader {
   size_t index = 0;
 
   // Per lane: `next` is the lane index (Ring::Lane) of the next event to
-  // read, and every event of the lane numbered below `floor` has been read
-  // or told lost, none at or above it. With a log every floor is the same
-  // (the reader reads in global order), and `next` is stale after a read
-  // from the log until `next_known`.
+  // read, and `floor` the sequence after the last event of the lane read or
+  // told lost (or where the reader started): a loss of the lane starts
+  // there. With a log every floor is the reader's position (it reads in
+  // global order), and `next` is stale after a read from the log until
+  // `next_known`.
   std::array<uint64_t, kLanes> next{};
   std::array<uint64_t, kLanes> floor{};
   bool next_known = true;
@@ -97,9 +99,6 @@ struct RingReader {
   std::vector<Lag> start_lags;
   // Not OK once the ring ended this reader.
   absl::Status ended;
-
-  // The oldest sequence it has not read: the least floor.
-  uint64_t position() const { return std::min({floor[0], floor[1], floor[2]}); }
 };
 
 class Ring {
@@ -189,6 +188,9 @@ class Ring {
     std::vector<Slot> slots;
     // Events appended to the lane since base_: lane indices 0..count-1.
     uint64_t count = 0;
+    // count % capacity, where the next event goes: kept so that finding a
+    // slot needs no division.
+    size_t next_slot = 0;
     // The sequence of the newest event the lane overwrote (0: none yet).
     uint64_t last_evicted = 0;
     // A lower bound of the holders' next index in this lane.
@@ -198,7 +200,13 @@ class Ring {
       return count > capacity ? count - capacity : 0;
     }
     bool full() const { return count >= capacity; }
-    const Slot& at(uint64_t index) const { return slots[index % capacity]; }
+    // The slot of `index`, a retained event (oldest_index() <= index <
+    // count).
+    size_t SlotOf(uint64_t index) const {
+      const uint64_t back = count - index;  // 1..capacity
+      return back <= next_slot ? next_slot - back : next_slot + capacity - back;
+    }
+    const Slot& at(uint64_t index) const { return slots[SlotOf(index)]; }
     // The sequence of the event at `index` (< count and retained).
     uint64_t sequence_at(uint64_t index) const { return at(index).sequence; }
     // The index of the first retained event numbered `sequence` or later
@@ -228,6 +236,9 @@ class Ring {
   // with the losses before it as start_lags.
   void Place(RingReader* reader, uint64_t sequence, bool earliest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The oldest sequence `reader` has not read or been told lost.
+  uint64_t PositionOf(const RingReader& reader) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets every lane's next from the reader's position (with a log, after
   // a read from it): the ring retains everything from there.
   void FindNext(RingReader* reader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -240,6 +251,12 @@ class Ring {
   uint64_t CoveredFrom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ReadableBy(const RingReader& reader) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lanes that have had an event, most urgent first: the others have
+  // nothing to read or lose, and the read path skips them.
+  std::span<const uint8_t> UsedLanes() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return {used_lanes_.data(), used_lane_count_};
+  }
   // Reads from the ring (Read without a log, or a reader within the ring).
   void ReadFromRing(RingReader* reader, const ReadLimits& limits,
                     ReadBatch* batch, Waiters* waiters)
@@ -286,6 +303,8 @@ class Ring {
   // By lane (kHighLane...). base_ is the first sequence the ring held: 1,
   // or the log's next sequence when the bus started.
   std::array<Lane, kLanes> lanes_ ABSL_GUARDED_BY(mu_);
+  std::array<uint8_t, kLanes> used_lanes_ ABSL_GUARDED_BY(mu_){};
+  size_t used_lane_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t base_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
   // Readers see the events before visible_end_; those before stored_end_

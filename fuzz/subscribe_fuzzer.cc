@@ -404,6 +404,10 @@ void Fuzz(const v1::SubscribeRequest& request) {
   }
   FUZZ_CHECK(options.ok());
   FUZZ_CHECK(options->name == request.name());
+  // The model is of DROP_OLDEST (overflow_test and bus_stress_test cover the
+  // others): a BLOCK reader would hold a publisher forever on this fixed
+  // clock, a DISCONNECT one would end where the model loses events.
+  options->overflow = Overflow::kDropOldest;
 
   BusOptions bus_options;
   bus_options.capacity = kCapacity;

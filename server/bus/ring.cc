@@ -1,6 +1,7 @@
 #include "server/bus/ring.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -96,15 +97,22 @@ absl::StatusOr<PublishResult> Ring::Append(std::shared_ptr<StoredEvent> event) {
   absl::StatusOr<PublishAttempt> attempt;
   {
     MutexLock lock(&mu_);
+    Lane& lane = lanes_[LaneOf(event->priority())];
     bool blocked = false;  // counted in blocked_publishers_ until done
     while (true) {
       attempt = AppendLocked(&event, &evicted, &wakers, &released);
       if (!attempt.ok() || attempt->published) break;
-      if (!blocked) ++blocked_publishers_;
+      if (!blocked) {
+        ++blocked_publishers_;
+        ++lane.blocked;
+      }
       blocked = true;
       space_.WaitUntil(attempt->retry_by);
     }
-    if (blocked) --blocked_publishers_;
+    if (blocked) {
+      --blocked_publishers_;
+      --lane.blocked;
+    }
   }
   Wake(wakers);
   Wake(released);
@@ -136,11 +144,12 @@ absl::StatusOr<PublishAttempt> Ring::TryAppend(
     attempt = AppendLocked(event, &evicted, &wakers, &released);
     if (attempt.ok() && !attempt->published && !waiter.expired()) {
       // Once per waiter: a retry that is held again is already listed.
+      Waiters& waiting = lanes_[LaneOf((*event)->priority())].waiting;
       const bool listed =
-          std::any_of(waiting_.begin(), waiting_.end(), [&](const auto& w) {
+          std::any_of(waiting.begin(), waiting.end(), [&](const auto& w) {
             return !w.owner_before(waiter) && !waiter.owner_before(w);
           });
-      if (!listed) waiting_.push_back(std::move(waiter));
+      if (!listed) waiting.push_back(std::move(waiter));
     }
   }
   Wake(wakers);
@@ -165,17 +174,18 @@ absl::StatusOr<PublishAttempt> Ring::AppendLocked(
       HeldBack(l, lane.count - lane.capacity)) {
     // A hold lasts while someone waits: publishers that gave up (a
     // deadline) leave expired waiters, and a later publish starts anew.
-    std::erase_if(waiting_, [](const auto& w) { return w.expired(); });
-    if (!held_since_ || (waiting_.empty() && blocked_publishers_ == 0)) {
-      held_since_ = now;
+    // Each lane's hold is timed on its own.
+    std::erase_if(lane.waiting, [](const auto& w) { return w.expired(); });
+    if (!lane.held_since || (lane.waiting.empty() && lane.blocked == 0)) {
+      lane.held_since = now;
     }
-    const absl::Time retry_by = *held_since_ + options_.max_block;
+    const absl::Time retry_by = *lane.held_since + options_.max_block;
     if (now < retry_by) return PublishAttempt{.retry_by = retry_by};
     EndHoldersBehind(l, lane.count - lane.capacity);
     // The other waiting publishers may go on too.
     ReleasePublishers(released);
   }
-  held_since_.reset();
+  lane.held_since.reset();
   const int64_t seconds = absl::ToUnixSeconds(now);
   const int32_t nanos = static_cast<int32_t>(
       (now - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
@@ -249,8 +259,21 @@ void Ring::EndHoldersBehind(int l, uint64_t index) {
 }
 
 void Ring::ReleasePublishers(Waiters* waiters) {
-  waiters->swap(waiting_);
+  for (Lane& lane : lanes_) {
+    waiters->insert(waiters->end(),
+                    std::make_move_iterator(lane.waiting.begin()),
+                    std::make_move_iterator(lane.waiting.end()));
+    lane.waiting.clear();
+  }
   if (blocked_publishers_ > 0) space_.SignalAll();
+}
+
+void Ring::ReleaseLane(Lane& lane, Waiters* waiters) {
+  waiters->insert(waiters->end(), std::make_move_iterator(lane.waiting.begin()),
+                  std::make_move_iterator(lane.waiting.end()));
+  lane.waiting.clear();
+  // Blocked publishers of other lanes wake too, and wait again.
+  if (lane.blocked > 0) space_.SignalAll();
 }
 
 absl::StatusOr<std::unique_ptr<RingReader>> Ring::Register(
@@ -662,18 +685,24 @@ void Ring::ReadFromRing(RingReader* reader, const ReadLimits& limits,
       reader->turn = (reader->turn + 1) % kSchedule.size();
     }
   }
+  // A lane read to its end: its next event comes after every one there is.
+  for (int l = 0; l < kLanes; ++l) {
+    if (reader->next[l] == lanes_[l].count) reader->floor[l] = next_sequence_;
+  }
   if (storage_.log != nullptr) reader->floor.fill(PositionOf(*reader));
   // The slowest holder may have made room for the next append.
-  if (reader->overflow == Overflow::kBlock &&
-      (!waiting_.empty() || blocked_publishers_ > 0)) {
-    bool room = false;
+  if (reader->overflow == Overflow::kBlock) {
     for (int l = 0; l < kLanes; ++l) {
       Lane& lane = lanes_[l];
-      if (reader->next[l] == from[l] || from[l] > lane.holder_floor) continue;
+      if (reader->next[l] == from[l] || from[l] > lane.holder_floor ||
+          (lane.waiting.empty() && lane.blocked == 0)) {
+        continue;
+      }
       lane.holder_floor = LowestHolderNext(l);
-      room |= !lane.full() || lane.holder_floor > lane.count - lane.capacity;
+      if (!lane.full() || lane.holder_floor > lane.count - lane.capacity) {
+        ReleaseLane(lane, waiters);
+      }
     }
-    if (room) ReleasePublishers(waiters);
   }
   batch->end_of_stream = closed_ && batch->empty() && AllVisible();
 }

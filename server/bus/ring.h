@@ -15,9 +15,9 @@
 // Holding back: the readers with Overflow::kBlock are the ring's holders. An
 // append that would overwrite an event of its lane a holder has not read
 // does not happen; the publisher waits (Append) or is told to try again
-// (TryAppend) and is woken when the slowest holder reads. When the ring has
-// been held for BusOptions::max_block, the next attempt ends the holders in the
-// way and appends.
+// (TryAppend) and is woken when the slowest holder reads that lane. When a
+// lane has been held for BusOptions::max_block (each lane is timed on its
+// own), the next attempt ends the holders in its way and appends.
 //
 // With a durable log (StorageOptions): each append is also written to the
 // log under mu_, in sequence order, and fails whole when that write fails.
@@ -195,6 +195,13 @@ class Ring {
     uint64_t last_evicted = 0;
     // A lower bound of the holders' next index in this lane.
     uint64_t holder_floor = UINT64_MAX;
+    // Since when a holder has held this lane back: the oldest attempt of
+    // its publishers still waiting.
+    std::optional<absl::Time> held_since;
+    // Its publishers told to try again (TryAppend), and those blocked in
+    // Append.
+    Waiters waiting;
+    uint64_t blocked = 0;
 
     uint64_t oldest_index() const {
       return count > capacity ? count - capacity : 0;
@@ -231,6 +238,9 @@ class Ring {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands every waiting publisher to `waiters` and signals the blocked ones.
   void ReleasePublishers(Waiters* waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for the publishers of one lane.
+  void ReleaseLane(Lane& lane, Waiters* waiters)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Places a new reader at `sequence` (earliest: at every lane's oldest),
   // with the losses before it as start_lags.
@@ -335,11 +345,6 @@ class Ring {
   Wakers armed_ ABSL_GUARDED_BY(mu_);
   // The kBlock readers still holding (their floors are in lanes_).
   std::vector<RingReader*> holders_ ABSL_GUARDED_BY(mu_);
-  // Since when a holder has held the ring back: the oldest attempt of the
-  // publishers still waiting.
-  std::optional<absl::Time> held_since_ ABSL_GUARDED_BY(mu_);
-  // Publishers told to try again (TryAppend).
-  Waiters waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace eventbus

@@ -1,6 +1,7 @@
 // The ring's priority lanes: separate retention per priority, global order
 // while keeping up, 4:2:1 while behind, exact per-lane losses, resume and
 // holding back per lane.
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -269,7 +270,9 @@ TEST_F(LanesTest, ResumeFromASequenceAppliesToEveryLane) {
   }
   // From 1: the first event, HIGH, is retained, so every loss is per lane.
   auto from_one = SubscribeFrom(1);
-  for (const Lag& lag : Drain(*from_one).lags) {
+  const std::vector<Lag> lags = Drain(*from_one).lags;
+  ASSERT_EQ(lags.size(), 2u);  // NORMAL's and LOW's
+  for (const Lag& lag : lags) {
     EXPECT_NE(lag.priority, v1::PRIORITY_UNSPECIFIED);
   }
   // From 2 (a LOW event, lost): 2..10 are lost whatever their lane,
@@ -290,26 +293,109 @@ TEST_F(LanesTest, EarliestStartsAtEveryLanesOldestWithoutALoss) {
   EXPECT_EQ(bus_->oldest_sequence(), 2u);
 }
 
+// A PublishWaiter that counts its calls.
+class CountingWaiter final : public PublishWaiter {
+ public:
+  void OnMayPublish() override { ++calls; }
+  std::atomic<int> calls{0};
+};
+
 TEST_F(LanesTest, ABlockingSubscriberHoldsOnlyTheLaneItHasNotRead) {
-  MakeBus(/*high=*/2, /*normal=*/2, /*low=*/100);
+  MakeBus(/*high=*/100, /*normal=*/100, /*low=*/2);
   auto holder = Subscribe({.overflow = Overflow::kBlock});
-  Publish(kHigh);
-  Publish(kHigh);
-  // HIGH is full of events the holder has not read; LOW still has room.
-  for (int i = 0; i < 50; ++i) Publish(kLow);
-  v1::Event high = AuditEvent();
-  high.set_priority(kHigh);
-  absl::StatusOr<PreparedEvent> prepared = bus_->Prepare(high);
+  Publish(kLow);
+  Publish(kLow);
+  // LOW is full of events the holder has not read; NORMAL has room.
+  for (int i = 0; i < 3; ++i) Publish(kNormal);
+  v1::Event low = AuditEvent();
+  low.set_priority(kLow);
+  absl::StatusOr<PreparedEvent> prepared = bus_->Prepare(low);
   ASSERT_TRUE(prepared.ok());
-  absl::StatusOr<PublishAttempt> attempt = bus_->TryPublish(&*prepared, {});
+  auto waiter = std::make_shared<CountingWaiter>();
+  absl::StatusOr<PublishAttempt> attempt = bus_->TryPublish(&*prepared, waiter);
   ASSERT_TRUE(attempt.ok());
-  EXPECT_FALSE(attempt->published.has_value()) << "HIGH is held";
-  // Reading the HIGH events makes room.
-  const Received received = Drain(*holder, {.max_events = 2});
-  EXPECT_TRUE(received.lags.empty());
-  attempt = bus_->TryPublish(&*prepared, {});
+  EXPECT_FALSE(attempt->published.has_value()) << "LOW is held";
+  // Behind (5 unread, 1 per read): NORMAL first; that makes no room in LOW.
+  EXPECT_THAT(Sequences(Read(*holder, {.max_events = 1})), ElementsAre(3));
+  EXPECT_EQ(waiter->calls, 0);
+  // Then LOW's turn: the room its publisher waits for.
+  EXPECT_THAT(Sequences(Read(*holder, {.max_events = 1})), ElementsAre(1));
+  EXPECT_EQ(waiter->calls, 1);
+  attempt = bus_->TryPublish(&*prepared, waiter);
   ASSERT_TRUE(attempt.ok());
   EXPECT_TRUE(attempt->published.has_value());
+}
+
+TEST_F(LanesTest, ALaneHeldTooLongEndsItsHolderWhileOthersPublish) {
+  // max_block 50ms; NORMAL large enough never to be held.
+  MakeBus(/*high=*/4, /*normal=*/1000000, /*low=*/2);
+  auto holder = Subscribe({.overflow = Overflow::kBlock});
+  Publish(kLow);
+  Publish(kLow);
+  v1::Event low = AuditEvent();
+  low.set_priority(kLow);
+  absl::StatusOr<PreparedEvent> prepared = bus_->Prepare(low);
+  ASSERT_TRUE(prepared.ok());
+  const absl::Time start = absl::Now();
+  bool published = false;
+  // NORMAL publishes go on meanwhile: they do not restart LOW's hold.
+  while (!published && absl::Now() < start + absl::Seconds(5)) {
+    Publish(kNormal);
+    absl::StatusOr<PublishAttempt> attempt =
+        bus_->TryPublish(&*prepared, std::weak_ptr<PublishWaiter>());
+    ASSERT_TRUE(attempt.ok());
+    published = attempt->published.has_value();
+  }
+  ASSERT_TRUE(published) << "the LOW hold was never ended";
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  ReadBatch batch = Read(*holder);
+  EXPECT_THAT(batch.ended, StatusIs(absl::StatusCode::kResourceExhausted,
+                                    HasSubstr("held publishers back")));
+}
+
+TEST_F(LanesTest, PositionAndLossStartAfterWhatWasRead) {
+  MakeBus(/*high=*/8, /*normal=*/8, /*low=*/2);
+  auto dropping = Subscribe();
+  auto disconnecting = Subscribe({.overflow = Overflow::kDisconnect});
+  for (int i = 0; i < 5; ++i) Publish(kNormal);
+  EXPECT_EQ(Drain(*dropping).sequences.size(), 5u);
+  EXPECT_EQ(Drain(*disconnecting).sequences.size(), 5u);
+  EXPECT_EQ(dropping->cursor(), 6u);
+  for (int i = 0; i < 3; ++i) Publish(kLow);  // 6 is overwritten
+  const Received received = Drain(*dropping);
+  ASSERT_EQ(received.lags.size(), 1u);
+  EXPECT_EQ(received.lags[0], (Lag{6, 6, kLow}));
+  EXPECT_THAT(received.sequences, ElementsAre(7, 8));
+  EXPECT_EQ(dropping->cursor(), 9u);
+  EXPECT_THAT(Read(*disconnecting).ended,
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("resume from sequence 6")));
+}
+
+TEST_F(LanesTest, ReadingWhileBehindAndLappedStillTilesEveryLane) {
+  MakeBus(/*high=*/5, /*normal=*/7, /*low=*/3);
+  auto reader = Subscribe();
+  const v1::Priority pattern[] = {kLow, kLow, kNormal, kHigh, kLow, kNormal};
+  Received all;
+  for (int i = 0; i < 600; ++i) {
+    Publish(pattern[(i * 5) % 6]);
+    if (i % 9 == 0) {
+      // Small reads: behind (weighted) most of the time, and lapped.
+      for (int r = 0; r < 2; ++r) {
+        ReadBatch batch = Read(*reader, {.max_events = 2});
+        if (batch.lag) all.lags.push_back(*batch.lag);
+        for (uint64_t sequence : Sequences(batch)) {
+          all.sequences.push_back(sequence);
+        }
+      }
+    }
+  }
+  Received rest = Drain(*reader, {.max_events = 2});
+  all.lags.insert(all.lags.end(), rest.lags.begin(), rest.lags.end());
+  all.sequences.insert(all.sequences.end(), rest.sequences.begin(),
+                       rest.sequences.end());
+  EXPECT_GT(all.lags.size(), 3u);
+  ExpectTiles(all, 1);
 }
 
 TEST_F(LanesTest, DisconnectNamesTheLaneAndItsKey) {

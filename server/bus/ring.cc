@@ -245,7 +245,8 @@ uint64_t Ring::LowestHolderNext(int lane) const {
 }
 
 void Ring::EndHoldersBehind(int l, uint64_t index) {
-  std::erase_if(holders_, [&](RingReader* holder) {
+  std::erase_if(holders_, [&](RingReader* holder) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                              mu_) {
     if (holder->next[l] > index) return false;
     holder->ended = absl::ResourceExhaustedError(absl::StrCat(
         "this subscriber held publishers back for longer than bus.max_block (",
@@ -616,7 +617,7 @@ void Ring::ReadFromRing(RingReader* reader, const ReadLimits& limits,
   }
   size_t bytes = 0;
   // Adds the next event of lane `l`; false when the batch is full.
-  const auto take = [&](int l) {
+  const auto take = [&](int l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Slot& slot = lanes_[l].at(reader->next[l]);
     bytes += slot.event->encoded().size();
     if (bytes > limits.max_bytes && !batch->events.empty()) return false;
@@ -626,7 +627,7 @@ void Ring::ReadFromRing(RingReader* reader, const ReadLimits& limits,
     return true;
   };
   // Whether the next event of lane `l` is there to read.
-  const auto visible = [&](int l) {
+  const auto visible = [&](int l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Lane& lane = lanes_[l];
     return reader->next[l] < lane.count &&
            lane.sequence_at(reader->next[l]) < visible_end_;

@@ -14,6 +14,7 @@
 #ifndef EVENTBUS_SERVER_BUS_BUS_H_
 #define EVENTBUS_SERVER_BUS_BUS_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -195,6 +196,9 @@ struct BusStats {
   uint64_t capacity = 0;
   // Events in the ring now (at most capacity).
   uint64_t ring_events = 0;
+  // The same per lane: HIGH, NORMAL, LOW.
+  std::array<uint64_t, 3> lane_capacity{};
+  std::array<uint64_t, 3> lane_events{};
   uint64_t subscribers = 0;
   uint64_t blocked_publishers = 0;
   // Events published since the bus was created.

@@ -492,9 +492,11 @@ BusStats Ring::Stats() const {
     MutexLock lock(&mu_);
     stats.next_sequence = next_sequence_;
     stats.oldest_sequence = OldestKept();
-    for (const Lane& lane : lanes_) {
-      stats.capacity += lane.capacity;
-      stats.ring_events += lane.slots.size();
+    for (int l = 0; l < kLanes; ++l) {
+      stats.lane_capacity[l] = lanes_[l].capacity;
+      stats.lane_events[l] = lanes_[l].slots.size();
+      stats.capacity += lanes_[l].capacity;
+      stats.ring_events += lanes_[l].slots.size();
     }
     stats.subscribers = subscribers_;
     stats.blocked_publishers = blocked_publishers_;

@@ -80,6 +80,22 @@ std::string MetricsPage(const MetricsSources& sources) {
              static_cast<double>(stats.ring_events));
   page.Gauge("eventbus_ring_capacity", "Events the ring holds at most.",
              static_cast<double>(stats.capacity));
+  page.Family("eventbus_lane_events", "gauge",
+              "Events held in the ring now, by priority lane.");
+  page.Family("eventbus_lane_capacity", "gauge",
+              "Events a priority lane holds at most "
+              "(bus.lanes.<priority>.capacity).");
+  static constexpr const char* kLaneNames[] = {"high", "normal", "low"};
+  for (size_t lane = 0; lane < stats.lane_events.size(); ++lane) {
+    page.Sample("eventbus_lane_events",
+                static_cast<double>(stats.lane_events[lane]),
+                {{"priority", kLaneNames[lane]}});
+  }
+  for (size_t lane = 0; lane < stats.lane_capacity.size(); ++lane) {
+    page.Sample("eventbus_lane_capacity",
+                static_cast<double>(stats.lane_capacity[lane]),
+                {{"priority", kLaneNames[lane]}});
+  }
   page.Gauge("eventbus_head_sequence",
              "The sequence of the last event published (0: none yet).",
              static_cast<double>(stats.next_sequence - 1));

@@ -146,6 +146,9 @@ class MetricsTest(MetricsCase):
         self.assertEqual(samples["eventbus_oldest_sequence"], 43)
         self.assertEqual(samples["eventbus_ring_events"], 8)
         self.assertEqual(samples["eventbus_ring_capacity"], 3 * 8)  # three lanes
+        for lane, held in (("high", 0), ("normal", 8), ("low", 0)):
+            self.assertEqual(samples['eventbus_lane_events{priority="%s"}' % lane], held)
+            self.assertEqual(samples['eventbus_lane_capacity{priority="%s"}' % lane], 8)
         self.assertEqual(samples['eventbus_build_info{version="0.1.0"}'], 1)
         for family in ("process_cpu_seconds_total", "process_resident_memory_bytes",
                        "process_open_fds", "process_max_fds", "process_start_time_seconds"):

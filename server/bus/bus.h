@@ -61,6 +61,10 @@ struct StorageOptions {
   // daemon's log; may be empty.
   std::function<void(const absl::StatusOr<int>& removed, uint64_t oldest)>
       on_retention;
+  // Called by the committer before each retention pass, outside the bus's
+  // locks: the oldest sequence retention must keep (a reader that has not
+  // sent it on; UINT64_MAX: none). May be empty.
+  std::function<uint64_t()> retention_floor;
 };
 
 struct BusOptions {

@@ -925,7 +925,10 @@ void Ring::RunCommitter() {
       // Closes full segments even when the data is never synced.
       if (!sync_data) storage_.log->Sync(/*data=*/false).IgnoreError();
       // A failure is tried again next time; the log goes on meanwhile.
-      const absl::StatusOr<int> removed = storage_.log->ApplyRetention(now);
+      const uint64_t keep_from =
+          storage_.retention_floor ? storage_.retention_floor() : UINT64_MAX;
+      const absl::StatusOr<int> removed =
+          storage_.log->ApplyRetention(now, keep_from);
       if (storage_.on_retention && (!removed.ok() || *removed > 0)) {
         storage_.on_retention(removed, storage_.log->first_sequence());
       }

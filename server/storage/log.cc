@@ -353,7 +353,7 @@ absl::Status Log::Read(uint64_t from, uint64_t end, size_t max_events,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> Log::ApplyRetention(absl::Time now) {
+absl::StatusOr<int> Log::ApplyRetention(absl::Time now, uint64_t keep_from) {
   std::vector<std::shared_ptr<Segment>> removed;
   {
     MutexLock lock(&mu_);
@@ -375,6 +375,8 @@ absl::StatusOr<int> Log::ApplyRetention(absl::Time now) {
                            now_nanos - oldest.last_time_nanos() >
                                absl::ToInt64Nanoseconds(options_.max_age);
       if (!over_bytes && !over_events && !too_old) break;
+      // The oldest holds sequences up to the next segment's first.
+      if (segments_[1]->first_sequence() > keep_from) break;
       closed_bytes_ -= oldest.size_bytes();
       removed.push_back(segments_.front());
       segments_.pop_front();

@@ -132,9 +132,13 @@ class Log {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Removes the oldest closed segments while the log is over a retention
-  // limit at `now`; returns how many. Error: the file system's (the log
-  // goes on; the next call tries again).
-  absl::StatusOr<int> ApplyRetention(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  // limit at `now`, keeping every segment that holds `keep_from` or a later
+  // sequence (a reader that must not lose them: the forwarder); returns how
+  // many. Error: the file system's (the log goes on; the next call tries
+  // again).
+  absl::StatusOr<int> ApplyRetention(absl::Time now,
+                                     uint64_t keep_from = UINT64_MAX)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The oldest event kept (next_sequence() when there is none).
   uint64_t first_sequence() const ABSL_LOCKS_EXCLUDED(mu_);

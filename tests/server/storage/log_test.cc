@@ -302,6 +302,21 @@ TEST_F(LogTest, RetentionRemovesWholeClosedSegmentsByEventsBytesAndAge) {
   EXPECT_EQ(log->next_sequence(), 500u);
 }
 
+TEST_F(LogTest, RetentionKeepsWhatAReaderMustStillSend) {
+  LogOptions options = Options();
+  options.max_events = 50;
+  std::unique_ptr<Log> log = OpenLog(options);
+  AppendUntil(log.get(), 301, 1000);  // 63 per segment: 1, 64, 127, ...
+  ASSERT_THAT(log->Sync(), IsOk());
+  // A forwarder has sent up to 100: the segment holding 101 stays.
+  EXPECT_THAT(log->ApplyRetention(absl::Now(), /*keep_from=*/101),
+              testing::IsOkAndHolds(1));
+  EXPECT_EQ(log->first_sequence(), 64u);
+  // Once it has sent everything, the limit applies again.
+  ASSERT_THAT(log->ApplyRetention(absl::Now(), /*keep_from=*/301), IsOk());
+  EXPECT_EQ(log->first_sequence(), 253u);
+}
+
 TEST_F(LogTest, APowerFailureLosesNothingSynced) {
   std::string instance;
   uint64_t synced = 0;

@@ -43,6 +43,7 @@
 #include "server/config/address.h"          // IWYU pragma: export
 #include "server/config/auth_section.h"     // IWYU pragma: export
 #include "server/config/bus_section.h"      // IWYU pragma: export
+#include "server/config/forward_section.h"  // IWYU pragma: export
 #include "server/config/limits_section.h"   // IWYU pragma: export
 #include "server/config/log_section.h"      // IWYU pragma: export
 #include "server/config/metrics_section.h"  // IWYU pragma: export
@@ -57,6 +58,7 @@ struct Config {
   ServerConfig server;
   BusConfig bus;
   StorageConfig storage;
+  ForwardConfig forward;
   LimitsConfig limits;
   AuthConfig auth;
   MetricsConfig metrics;

@@ -67,6 +67,17 @@ absl::Status ValidateConfig(const Config& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("server.address: ", status.message()));
   }
+  const NatsForwardConfig& nats = config.forward.nats;
+  if (!nats.url.empty() && config.storage.path.empty()) {
+    return absl::InvalidArgumentError(
+        "forward.nats.url needs storage.path: the forwarder reads the durable "
+        "log, from a cursor kept in the storage directory");
+  }
+  if (nats.tls_cert_file.empty() != nats.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "forward.nats.tls_cert_file and forward.nats.tls_key_file go "
+        "together");
+  }
   if (!config.auth.subjects.empty() && tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError(
         "auth.subjects needs server.tls.client_ca_file: without client "

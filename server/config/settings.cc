@@ -163,8 +163,8 @@ const std::vector<Setting>& Settings() {
   static const std::vector<Setting>* const kSettings = [] {
     auto* settings = new std::vector<Setting>();
     for (std::vector<Setting> (*section)() :
-         {&ServerSettings, &BusSettings, &StorageSettings, &LimitsSettings,
-          &AuthSettings, &MetricsSettings, &LogSettings}) {
+         {&ServerSettings, &BusSettings, &StorageSettings, &ForwardSettings,
+          &LimitsSettings, &AuthSettings, &MetricsSettings, &LogSettings}) {
       for (Setting& setting : section()) {
         settings->push_back(std::move(setting));
       }

@@ -208,6 +208,7 @@ std::vector<Setting> AuthSettings();
 std::vector<Setting> MetricsSettings();
 std::vector<Setting> LogSettings();
 std::vector<Setting> StorageSettings();  // storage, storage.retention
+std::vector<Setting> ForwardSettings();  // forward.nats
 
 // Every row, in the order of the usage text.
 const std::vector<Setting>& Settings();

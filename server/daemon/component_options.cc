@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_split.h"
+
 namespace eventbus {
 
 BusOptions BusOptionsFrom(const Config& config) {
@@ -71,6 +73,27 @@ RequestLimits RequestLimitsFrom(const LimitsConfig& limits) {
           .max_filter_size = limits.max_filter_size,
           .max_filter_expression_bytes = limits.max_filter_expression_bytes,
           .max_metadata_bytes = limits.max_metadata_bytes};
+}
+
+JetStreamForwarderOptions ForwarderOptionsFrom(const NatsForwardConfig& nats,
+                                               const std::string& instance_id) {
+  JetStreamForwarderOptions options{
+      .urls = absl::StrSplit(nats.url, ',', absl::SkipEmpty()),
+      .subject = nats.subject,
+      .stream = nats.stream,
+      .replicas = static_cast<int64_t>(nats.replicas),
+      .duplicate_window = nats.duplicate_window,
+      .token = nats.token,
+      .user = nats.user,
+      .password = nats.password,
+      .credentials_file = nats.credentials_file,
+      .tls_ca_file = nats.tls_ca_file,
+      .tls_cert_file = nats.tls_cert_file,
+      .tls_key_file = nats.tls_key_file,
+      .max_in_flight = nats.max_in_flight,
+      .encoding = nats.encoding,
+      .instance_id = instance_id};
+  return options;
 }
 
 }  // namespace eventbus

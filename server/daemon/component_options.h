@@ -8,6 +8,7 @@
 
 #include "server/bus/bus.h"
 #include "server/config/config.h"
+#include "server/forward/jetstream_forwarder.h"
 #include "server/security/authorizer.h"
 #include "server/security/peer_limits.h"
 #include "server/security/request_limits.h"
@@ -27,6 +28,10 @@ StorageOptions StorageOptionsFrom(const StorageConfig& storage,
 
 // server.tls.*.
 TlsOptions TlsOptionsFrom(const ServerConfig& server);
+
+// forward.nats.*, for the daemon `instance_id`.
+JetStreamForwarderOptions ForwarderOptionsFrom(const NatsForwardConfig& nats,
+                                               const std::string& instance_id);
 
 // auth.*; takes the tokens out of `auth` (left empty).
 Authorizer::Options AuthorizerOptionsFrom(AuthConfig& auth);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -211,11 +212,40 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
                       RequestLimitsFrom(config.limits));
   BusOptions bus_options = BusOptionsFrom(config);
   std::string instance_id = RandomUuid();  // memory only: new at each start
+  std::shared_ptr<ForwardCursor> forward_cursor;
   if (!config.storage.path.empty()) {
     EVENTBUS_ASSIGN_OR_RETURN(std::shared_ptr<Log> log,
                               OpenLog(config.storage));
     instance_id = log->instance_id();
+    if (!config.forward.nats.url.empty()) {
+      absl::StatusOr<std::unique_ptr<ForwardCursor>> cursor =
+          ForwardCursor::Open(
+              absl::StrCat(config.storage.path, "/forward-nats.cursor"));
+      if (!cursor.ok()) {
+        return absl::Status(
+            cursor.status().code(),
+            absl::StrCat("forward.nats: ", cursor.status().message()));
+      }
+      forward_cursor = *std::move(cursor);
+      spdlog::info("forward.nats: {} acknowledged through sequence {}",
+                   config.forward.nats.url, forward_cursor->sequence());
+    }
+    // Retention keeps what the forwarder has not sent, unless it is more
+    // than max_backlog behind the log's end.
+    std::function<uint64_t()> retention_floor;
+    if (forward_cursor != nullptr) {
+      retention_floor = [cursor = forward_cursor, log,
+                         max_backlog = config.forward.nats.max_backlog] {
+        uint64_t floor = cursor->sequence() + 1;
+        const uint64_t next = log->next_sequence();
+        if (max_backlog > 0 && next > max_backlog) {
+          floor = std::max(floor, next - max_backlog);
+        }
+        return floor;
+      };
+    }
     bus_options.storage = StorageOptionsFrom(config.storage, std::move(log));
+    bus_options.storage.retention_floor = std::move(retention_floor);
     bus_options.storage.on_retention = [](const absl::StatusOr<int>& removed,
                                           uint64_t oldest) {
       if (removed.ok()) {
@@ -234,6 +264,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   std::unique_ptr<Daemon> daemon(new Daemon(
       server.drain_timeout, bus, std::move(instance_id), std::move(admission)));
   daemon->tls_ = std::move(tls);
+  if (forward_cursor != nullptr) {
+    daemon->forwarder_ = std::make_unique<JetStreamForwarder>(
+        ForwarderOptionsFrom(config.forward.nats, daemon->instance_id_),
+        daemon->bus_, std::move(forward_cursor));
+  }
 
   if (!config.metrics.address.empty()) {
     daemon->metrics_sources_ = MetricsSources{
@@ -242,7 +277,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
         .version = EVENTBUS_VERSION,
         .max_subscriber_series = config.metrics.max_subscriber_series,
         .reloads_applied = &daemon->reloads_applied_,
-        .reloads_failed = &daemon->reloads_failed_};
+        .reloads_failed = &daemon->reloads_failed_,
+        .forwarder = daemon->forwarder_.get()};
     Daemon* const self = daemon.get();
     absl::StatusOr<std::unique_ptr<HttpEndpoint>> endpoint =
         HttpEndpoint::Start(
@@ -320,6 +356,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
       daemon->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
+  if (daemon->forwarder_ != nullptr) daemon->forwarder_->Start();
   daemon->serving_ = true;
   daemon->config_ = std::move(config);
   return daemon;
@@ -397,6 +434,9 @@ void Daemon::Drain() {
   server_->Wait();
   io_->Stop();
   publish_io_->Stop();
+  // It drained with the subscribers, unless NATS was away: what it has not
+  // forwarded stays in the log for the next start.
+  if (forwarder_ != nullptr) forwarder_->Stop();
   // After the last accepted event: synced and closed before exit.
   if (absl::Status stored = bus_.CloseStorage(); !stored.ok()) {
     spdlog::error("storage: {}", std::string(stored.message()));

@@ -26,6 +26,7 @@
 #include "server/bus/bus.h"
 #include "server/config/config.h"
 #include "server/daemon/metrics_page.h"
+#include "server/forward/jetstream_forwarder.h"
 #include "server/grpc/admin_service.h"
 #include "server/grpc/event_bus_service.h"
 #include "server/grpc/io_threads.h"
@@ -112,6 +113,9 @@ class Daemon {
   std::atomic<bool> serving_{false};
   std::atomic<uint64_t> reloads_applied_{0};
   std::atomic<uint64_t> reloads_failed_{0};
+  // Forwards the durable log into NATS JetStream (forward.nats.url); stopped
+  // by Drain after the subscribers.
+  std::unique_ptr<JetStreamForwarder> forwarder_;
   MetricsSources metrics_sources_;
   // Last: stopped first, before what its pages read.
   std::unique_ptr<HttpEndpoint> metrics_;

@@ -96,6 +96,33 @@ std::string MetricsPage(const MetricsSources& sources) {
                 static_cast<double>(stats.lane_capacity[lane]),
                 {{"priority", kLaneNames[lane]}});
   }
+  if (const JetStreamForwarder* forwarder = sources.forwarder) {
+    page.Counter("eventbus_forward_events_total",
+                 "Events JetStream acknowledged (forward.nats).",
+                 static_cast<double>(forwarder->forwarded()));
+    const uint64_t head = stats.next_sequence - 1;
+    page.Gauge("eventbus_forward_behind_events",
+               "Stored events not yet acknowledged by JetStream.",
+               static_cast<double>(head > forwarder->cursor()
+                                       ? head - forwarder->cursor()
+                                       : 0));
+    page.Counter("eventbus_forward_skipped_events_total",
+                 "Events retention removed before they were forwarded "
+                 "(forward.nats.max_backlog).",
+                 static_cast<double>(forwarder->skipped()));
+    page.Family("eventbus_forward_errors_total", "counter",
+                "Forwarding attempts ended, by reason: connect, stream, "
+                "publish, ack, disconnected.");
+    for (int error = 0; error < JetStreamForwarder::kErrors; ++error) {
+      const auto reason = static_cast<JetStreamForwarder::Error>(error);
+      page.Sample("eventbus_forward_errors_total",
+                  static_cast<double>(forwarder->errors(reason)),
+                  {{"reason", JetStreamForwarder::ErrorName(reason)}});
+    }
+    page.Gauge("eventbus_forward_connected",
+               "1 while the forwarder is connected to NATS JetStream.",
+               forwarder->connected() ? 1 : 0);
+  }
   page.Gauge("eventbus_head_sequence",
              "The sequence of the last event published (0: none yet).",
              static_cast<double>(stats.next_sequence - 1));

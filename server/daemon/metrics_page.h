@@ -15,6 +15,7 @@
 #include <string>
 
 #include "server/bus/bus.h"
+#include "server/forward/jetstream_forwarder.h"
 #include "server/grpc/service_metrics.h"
 
 namespace eventbus {
@@ -28,6 +29,8 @@ struct MetricsSources {
   // Reloads (SIGHUP) that applied and that failed.
   const std::atomic<uint64_t>* reloads_applied = nullptr;
   const std::atomic<uint64_t>* reloads_failed = nullptr;
+  // Null without forward.nats.
+  const JetStreamForwarder* forwarder = nullptr;
 };
 
 std::string MetricsPage(const MetricsSources& sources);

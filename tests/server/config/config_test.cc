@@ -454,11 +454,13 @@ TEST(ConfigTest, WrongTypes) {
       Invalid("eventbus.yaml:1: bus: expected a map, got a scalar \"5\""));
   EXPECT_EQ(ParseError("log:\n  - level\n"),
             Invalid("eventbus.yaml:1: log: expected a map, got a sequence"));
-  EXPECT_EQ(ParseError("just text\n"),
-            Invalid("eventbus.yaml:1: expected a map with the sections "
-                    "server, bus, storage, limits, auth, metrics, log, got a "
-                    "scalar \"just "
-                    "text\""));
+  EXPECT_EQ(
+      ParseError("just text\n"),
+      Invalid(
+          "eventbus.yaml:1: expected a map with the sections "
+          "server, bus, storage, forward, limits, auth, metrics, log, got a "
+          "scalar \"just "
+          "text\""));
 }
 
 TEST(ConfigTest, MalformedYaml) {

@@ -123,6 +123,38 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
        "--retention-max-events", "N", "an integer"},
       {"storage.retention.max_age", "EVENTBUS_STORAGE_RETENTION_MAX_AGE",
        "--retention-max-age", "DUR", "a duration"},
+      {"forward.nats.url", "EVENTBUS_FORWARD_NATS_URL", "--nats-url", "URLS",
+       "a string"},
+      {"forward.nats.subject", "EVENTBUS_FORWARD_NATS_SUBJECT",
+       "--nats-subject", "SUBJECT", "a string"},
+      {"forward.nats.stream", "EVENTBUS_FORWARD_NATS_STREAM", "--nats-stream",
+       "NAME", "a string"},
+      {"forward.nats.replicas", "EVENTBUS_FORWARD_NATS_REPLICAS",
+       "--nats-replicas", "N", "an integer"},
+      {"forward.nats.duplicate_window",
+       "EVENTBUS_FORWARD_NATS_DUPLICATE_WINDOW", "--nats-duplicate-window",
+       "DUR", "a duration"},
+      {"forward.nats.token", "EVENTBUS_FORWARD_NATS_TOKEN", "--nats-token",
+       "TOKEN", "a string"},
+      {"forward.nats.user", "EVENTBUS_FORWARD_NATS_USER", "--nats-user", "USER",
+       "a string"},
+      {"forward.nats.password", "EVENTBUS_FORWARD_NATS_PASSWORD",
+       "--nats-password", "PASSWORD", "a string"},
+      {"forward.nats.credentials_file",
+       "EVENTBUS_FORWARD_NATS_CREDENTIALS_FILE", "--nats-credentials-file",
+       "FILE", "a string"},
+      {"forward.nats.tls_ca_file", "EVENTBUS_FORWARD_NATS_TLS_CA_FILE",
+       "--nats-tls-ca-file", "FILE", "a string"},
+      {"forward.nats.tls_cert_file", "EVENTBUS_FORWARD_NATS_TLS_CERT_FILE",
+       "--nats-tls-cert-file", "FILE", "a string"},
+      {"forward.nats.tls_key_file", "EVENTBUS_FORWARD_NATS_TLS_KEY_FILE",
+       "--nats-tls-key-file", "FILE", "a string"},
+      {"forward.nats.max_in_flight", "EVENTBUS_FORWARD_NATS_MAX_IN_FLIGHT",
+       "--nats-max-in-flight", "N", "an integer"},
+      {"forward.nats.encoding", "EVENTBUS_FORWARD_NATS_ENCODING",
+       "--nats-encoding", "ENC", "a string"},
+      {"forward.nats.max_backlog", "EVENTBUS_FORWARD_NATS_MAX_BACKLOG",
+       "--nats-max-backlog", "N", "an integer"},
       {"limits.max_attributes", "EVENTBUS_LIMITS_MAX_ATTRIBUTES",
        "--max-attributes", "N", "an integer"},
       {"limits.max_attribute_key_bytes",
@@ -168,13 +200,14 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
 }
 
 TEST(SettingsTest, SectionsInUsageOrder) {
-  EXPECT_EQ(SettingSections(),
-            (std::vector<std::string>{
-                "server", "server.tls", "bus", "bus.lanes", "bus.lanes.high",
-                "bus.lanes.normal", "bus.lanes.low", "storage",
-                "storage.retention", "limits", "auth", "metrics", "log"}));
+  EXPECT_EQ(
+      SettingSections(),
+      (std::vector<std::string>{
+          "server", "server.tls", "bus", "bus.lanes", "bus.lanes.high",
+          "bus.lanes.normal", "bus.lanes.low", "storage", "storage.retention",
+          "forward", "forward.nats", "limits", "auth", "metrics", "log"}));
   EXPECT_EQ(TopLevelSections(),
-            "server, bus, storage, limits, auth, metrics, log");
+            "server, bus, storage, forward, limits, auth, metrics, log");
   EXPECT_TRUE(IsSection("server.tls"));
   EXPECT_FALSE(IsSection("tls"));
 }
@@ -232,7 +265,7 @@ TEST(SettingsTest, HelpRangesAreAcceptedAndFitTheField) {
           << setting.key;
     }
   }
-  EXPECT_EQ(ranged, 27);
+  EXPECT_EQ(ranged, 31);
 }
 
 TEST(SettingsTest, Suggestions) {
@@ -322,6 +355,51 @@ Flags:
   --retention-max-age DUR
       remove closed segments older than this; 0: no limit (0s..87600h)
       default: 0
+  --nats-url URLS
+      forward every stored event to these NATS JetStream servers (empty: no forwarding)
+      default: none
+  --nats-subject SUBJECT
+      subject of each forwarded event ({source} and {type} are replaced)
+      default: eventbus.{source}.{type}
+  --nats-stream NAME
+      JetStream stream, created when missing
+      default: EVENTBUS
+  --nats-replicas N
+      replicas of the stream when it is created (1..5)
+      default: 1
+  --nats-duplicate-window DUR
+      the stream's duplicate window when it is created (1s..168h)
+      default: 2m
+  --nats-token TOKEN
+      NATS token
+      default: none
+  --nats-user USER
+      NATS user
+      default: none
+  --nats-password PASSWORD
+      NATS password
+      default: none
+  --nats-credentials-file FILE
+      NATS .creds file (JWT and NKey seed)
+      default: none
+  --nats-tls-ca-file FILE
+      PEM CAs the NATS server's certificate must chain to
+      default: none
+  --nats-tls-cert-file FILE
+      PEM client certificate for NATS (needs the key file)
+      default: none
+  --nats-tls-key-file FILE
+      PEM private key of the NATS client certificate
+      default: none
+  --nats-max-in-flight N
+      events published to NATS and not yet acknowledged (1..65536)
+      default: 1024
+  --nats-encoding ENC
+      what a forwarded message carries: proto or json
+      default: proto
+  --nats-max-backlog N
+      let retention remove unforwarded events this far behind; 0: never (0..1000000000000)
+      default: 0
   --max-attributes N
       most attributes on one event (0..1000000)
       default: 64
@@ -401,6 +479,21 @@ Environment (overrides the file; flags override it):
   EVENTBUS_STORAGE_RETENTION_MAX_BYTES        like --retention-max-bytes
   EVENTBUS_STORAGE_RETENTION_MAX_EVENTS       like --retention-max-events
   EVENTBUS_STORAGE_RETENTION_MAX_AGE          like --retention-max-age
+  EVENTBUS_FORWARD_NATS_URL                   like --nats-url
+  EVENTBUS_FORWARD_NATS_SUBJECT               like --nats-subject
+  EVENTBUS_FORWARD_NATS_STREAM                like --nats-stream
+  EVENTBUS_FORWARD_NATS_REPLICAS              like --nats-replicas
+  EVENTBUS_FORWARD_NATS_DUPLICATE_WINDOW      like --nats-duplicate-window
+  EVENTBUS_FORWARD_NATS_TOKEN                 like --nats-token
+  EVENTBUS_FORWARD_NATS_USER                  like --nats-user
+  EVENTBUS_FORWARD_NATS_PASSWORD              like --nats-password
+  EVENTBUS_FORWARD_NATS_CREDENTIALS_FILE      like --nats-credentials-file
+  EVENTBUS_FORWARD_NATS_TLS_CA_FILE           like --nats-tls-ca-file
+  EVENTBUS_FORWARD_NATS_TLS_CERT_FILE         like --nats-tls-cert-file
+  EVENTBUS_FORWARD_NATS_TLS_KEY_FILE          like --nats-tls-key-file
+  EVENTBUS_FORWARD_NATS_MAX_IN_FLIGHT         like --nats-max-in-flight
+  EVENTBUS_FORWARD_NATS_ENCODING              like --nats-encoding
+  EVENTBUS_FORWARD_NATS_MAX_BACKLOG           like --nats-max-backlog
   EVENTBUS_LIMITS_MAX_ATTRIBUTES              like --max-attributes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_KEY_BYTES     like --max-attribute-key-bytes
   EVENTBUS_LIMITS_MAX_ATTRIBUTE_VALUE_BYTES   like --max-attribute-value-bytes
@@ -451,6 +544,23 @@ Config file keys (YAML), with their defaults:
       max_bytes: 1GiB                        like --retention-max-bytes
       max_events: 0                          like --retention-max-events
       max_age: 0                             like --retention-max-age
+  forward:
+    nats:
+      url:                                   like --nats-url
+      subject: eventbus.{source}.{type}      like --nats-subject
+      stream: EVENTBUS                       like --nats-stream
+      replicas: 1                            like --nats-replicas
+      duplicate_window: 2m                   like --nats-duplicate-window
+      token:                                 like --nats-token
+      user:                                  like --nats-user
+      password:                              like --nats-password
+      credentials_file:                      like --nats-credentials-file
+      tls_ca_file:                           like --nats-tls-ca-file
+      tls_cert_file:                         like --nats-tls-cert-file
+      tls_key_file:                          like --nats-tls-key-file
+      max_in_flight: 1024                    like --nats-max-in-flight
+      encoding: proto                        like --nats-encoding
+      max_backlog: 0                         like --nats-max-backlog
   limits:
     max_attributes: 64                       like --max-attributes
     max_attribute_key_bytes: 256B            like --max-attribute-key-bytes

@@ -45,8 +45,12 @@ ValueKind<std::string> SubjectTemplate() {
   ValueKind<std::string> kind =
       Text("SUBJECT", " ({source} and {type} are replaced)");
   kind.parse = [](absl::string_view text) -> absl::StatusOr<std::string> {
+    // A fixed first token: the stream's subjects are what precedes the
+    // first placeholder's token + ">".
+    const size_t brace = text.find('{');
     if (text.empty() || absl::StrContains(text, ' ') ||
-        absl::StartsWith(text, "{") || absl::StartsWith(text, ".")) {
+        absl::StartsWith(text, ".") ||
+        (brace != absl::string_view::npos && text.find('.') > brace)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "must be a NATS subject starting with a fixed token, like "
           "eventbus.{source}.{type}, got ",

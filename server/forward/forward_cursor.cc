@@ -46,11 +46,20 @@ absl::StatusOr<std::unique_ptr<ForwardCursor>> ForwardCursor::Open(
   }
   uint64_t sequence = 0;
   if (got == 0) {
+    // New: durable with its directory entry before anything relies on it.
     Encode(0, record);
-    if (pwrite(fd, record, kRecordBytes, 0) != kRecordBytes) {
+    if (pwrite(fd, record, kRecordBytes, 0) != kRecordBytes ||
+        fdatasync(fd) != 0) {
       const absl::Status error = Errno("write", path);
       close(fd);
       return error;
+    }
+    const std::string directory = path.substr(0, path.rfind('/') + 1);
+    const int dir_fd =
+        open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      fsync(dir_fd);
+      close(dir_fd);
     }
   } else {
     uint32_t magic = 0;
@@ -81,6 +90,16 @@ absl::Status ForwardCursor::Store(uint64_t sequence) {
     return Errno("write", path_);
   }
   sequence_.store(sequence);
+  const absl::Time now = absl::Now();
+  if (now - last_sync_ >= absl::Seconds(1)) {
+    last_sync_ = now;
+    return Sync();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ForwardCursor::Sync() {
+  if (fdatasync(fd_) != 0) return Errno("sync", path_);
   return absl::OkStatus();
 }
 

@@ -3,9 +3,11 @@
 //
 // The file holds one 16-byte record (a magic number, the sequence, a CRC32
 // of both) that Store rewrites in place with one pwrite(2): a write of 16
-// bytes at offset 0 is never torn on the file systems we run on. Store does
-// not sync: a crash may lose the newest few stores, and the forwarder then
-// sends those events again, which the receiver deduplicates (see
+// bytes at offset 0 is never torn on the file systems we run on. A new file
+// is synced with its directory; Store syncs at most once a second, and Sync
+// (at Stop) once more. So a process crash loses no store, and a power
+// failure at most the last second's: the forwarder then sends those events
+// again, which the receiver deduplicates within its window (see
 // server/forward/README.md). A record that does not check out is an error,
 // not a silent restart from 0.
 //
@@ -19,6 +21,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace eventbus {
 
@@ -36,6 +40,8 @@ class ForwardCursor {
   uint64_t sequence() const { return sequence_.load(); }
   // Records `sequence` (not below the current one).
   absl::Status Store(uint64_t sequence);
+  // Makes the last Store durable.
+  absl::Status Sync();
 
   const std::string& path() const { return path_; }
 
@@ -46,6 +52,7 @@ class ForwardCursor {
   const std::string path_;
   const int fd_;
   std::atomic<uint64_t> sequence_;
+  absl::Time last_sync_ = absl::InfinitePast();  // Store's thread only
 };
 
 }  // namespace eventbus

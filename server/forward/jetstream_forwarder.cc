@@ -15,6 +15,9 @@
 namespace eventbus {
 namespace {
 
+// Room kept for the headers when checking an event against max_payload.
+constexpr int64_t kHeaderAllowance = 1024;
+
 // A natsStatus as a Status, with what was being done.
 absl::Status NatsError(const std::string& what, natsStatus status) {
   return absl::UnavailableError(
@@ -30,7 +33,17 @@ std::string SubjectToken(std::string_view text) {
   return token;
 }
 
-// Owns a natsOptions, natsConnection, jsCtx or natsMsg.
+// Waits briefly for the acknowledgements still due (so that none runs
+// after the attempt), then destroys the context.
+void DestroyContext(jsCtx* js) {
+  jsPubOptions complete;
+  jsPubOptions_Init(&complete);
+  complete.MaxWait = 1000;
+  js_PublishAsyncComplete(js, &complete);
+  jsCtx_Destroy(js);
+}
+
+// Owns a natsOptions, jsCtx or natsMsg.
 template <typename T, void (*Destroy)(T*)>
 struct Owned {
   T* p = nullptr;
@@ -40,6 +53,14 @@ struct Owned {
 };
 
 }  // namespace
+
+std::string StreamSubjects(const std::string& subject) {
+  const size_t brace = subject.find('{');
+  if (brace == std::string::npos) return subject;
+  const size_t dot = subject.rfind('.', brace);
+  return absl::StrCat(subject.substr(0, dot == std::string::npos ? 0 : dot + 1),
+                      ">");
+}
 
 const char* JetStreamForwarder::ErrorName(Error error) {
   switch (error) {
@@ -83,7 +104,13 @@ void JetStreamForwarder::Stop(absl::Duration grace) {
     stopping_ = true;
     changed_.SignalAll();
   }
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // No library thread may call back into a forwarder being destroyed.
+  nats_CloseAndWait(5000);
+  if (absl::Status synced = cursor_->Sync(); !synced.ok()) {
+    spdlog::error("forward.nats: {}", std::string(synced.message()));
+  }
 }
 
 absl::Status JetStreamForwarder::Failed(Error error, absl::Status status) {
@@ -142,6 +169,7 @@ absl::Status JetStreamForwarder::Forward() {
   if (s == NATS_OK) {
     s = natsOptions_SetDisconnectedCB(opts.p, &OnDisconnected, this);
   }
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.p, &OnClosed, this);
   if (s == NATS_OK && !options_.token.empty()) {
     s = natsOptions_SetToken(opts.p, options_.token.c_str());
   }
@@ -167,24 +195,39 @@ absl::Status JetStreamForwarder::Forward() {
   if (s != NATS_OK) {
     return Failed(kConnect, NatsError("cannot set the connection options", s));
   }
-  Owned<natsConnection, natsConnection_Destroy> nc;
-  s = natsConnection_Connect(&nc.p, opts.p);
+  natsConnection* connection = nullptr;
+  {
+    MutexLock lock(&mu_);
+    closed_ = false;
+  }
+  s = natsConnection_Connect(&connection, opts.p);
   if (s != NATS_OK) {
     return Failed(kConnect, NatsError("cannot connect", s));
   }
-  // Before the connection is destroyed: that is no lost connection.
-  const absl::Cleanup not_live = [this] {
+  // The end of the attempt: no lost connection to count, and the
+  // library's callbacks for this connection (which run on its own
+  // threads) are over before the next attempt, or Stop, goes on.
+  const absl::Cleanup close = [this, connection] {
+    {
+      MutexLock lock(&mu_);
+      live_ = false;
+      in_flight_.clear();
+    }
+    natsConnection_Destroy(connection);
     MutexLock lock(&mu_);
-    live_ = false;
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!closed_ && changed_.WaitUntil(deadline)) {
+    }
   };
+  natsConnection* const nc = connection;
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.PublishAsync.MaxPending =
       static_cast<int64_t>(options_.max_in_flight);
   js_options.PublishAsync.AckHandler = &OnAck;
   js_options.PublishAsync.AckHandlerClosure = this;
-  Owned<jsCtx, jsCtx_Destroy> js;
-  s = natsConnection_JetStream(&js.p, nc.p, &js_options);
+  Owned<jsCtx, DestroyContext> js;
+  s = natsConnection_JetStream(&js.p, nc, &js_options);
   if (s != NATS_OK) return Failed(kConnect, NatsError("no JetStream", s));
 
   // The stream: left alone when it exists.
@@ -192,9 +235,7 @@ absl::Status JetStreamForwarder::Forward() {
   jsErrCode code = static_cast<jsErrCode>(0);
   s = js_GetStreamInfo(&info, js.p, options_.stream.c_str(), nullptr, &code);
   if (s == NATS_NOT_FOUND) {
-    const std::string prefix =
-        options_.subject.substr(0, options_.subject.find('{'));
-    const std::string subjects = absl::StrCat(prefix, ">");
+    const std::string subjects = StreamSubjects(options_.subject);
     const char* subject_list[] = {subjects.c_str()};
     jsStreamConfig config;
     jsStreamConfig_Init(&config);
@@ -219,12 +260,19 @@ absl::Status JetStreamForwarder::Forward() {
   }
 
   const uint64_t from = cursor() + 1;
+  // From the cursor even when it is the next sequence: a publish between
+  // a check and the subscribe would otherwise be skipped.
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = bus_.Subscribe(
-      SubscribeOptions{.start = from < bus_.next_sequence()
-                                    ? SubscribeOptions::Start::kSequence
-                                    : SubscribeOptions::Start::kNext,
+      SubscribeOptions{.start = SubscribeOptions::Start::kSequence,
                        .from_sequence = from,
                        .name = "forward.nats"});
+  if (absl::IsOutOfRange(subscription.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the cursor (", cursor(), ") is beyond the durable log's end (",
+        bus_.next_sequence() - 1,
+        "): the log was replaced? Remove forward-nats.cursor to forward it "
+        "from the start"));
+  }
   if (!subscription.ok()) return subscription.status();
   connected_ = true;
   {
@@ -280,7 +328,7 @@ absl::Status JetStreamForwarder::Forward() {
           batch.lag->missed());
       skipped_ += batch.lag->missed();
       MutexLock lock(&mu_);
-      in_flight_.push_back({batch.lag->last_sequence, true});
+      in_flight_.push_back({batch.lag->last_sequence, true, false});
       AdvanceLocked();
     }
     for (const auto& event : batch.events) {
@@ -295,6 +343,19 @@ absl::Status JetStreamForwarder::Forward() {
         // An Event always converts: it has no Any field.
         (void)google::protobuf::util::MessageToJsonString(parsed, &json);
         data = json;
+      }
+      // What NATS can never take is skipped, loudly, not retried forever.
+      if (static_cast<int64_t>(data.size()) + kHeaderAllowance >
+          natsConnection_GetMaxPayload(nc)) {
+        spdlog::error(
+            "forward.nats: sequence {} is {} bytes, more than the NATS "
+            "server's max_payload ({}) allows: not forwarded",
+            event->sequence(), data.size(), natsConnection_GetMaxPayload(nc));
+        skipped_ += 1;
+        MutexLock lock(&mu_);
+        in_flight_.push_back({event->sequence(), true, false});
+        AdvanceLocked();
+        continue;
       }
       Owned<natsMsg, natsMsg_Destroy> msg;
       s = natsMsg_Create(&msg.p, subject.c_str(), nullptr, data.data(),
@@ -321,7 +382,7 @@ absl::Status JetStreamForwarder::Forward() {
       publish.MaxWait = absl::ToInt64Milliseconds(options_.ack_timeout);
       {
         MutexLock lock(&mu_);
-        in_flight_.push_back({event->sequence(), false});
+        in_flight_.push_back({event->sequence(), false, true});
       }
       if (s == NATS_OK) s = js_PublishMsgAsync(js.p, &msg.p, &publish);
       if (s != NATS_OK) {
@@ -374,6 +435,13 @@ void JetStreamForwarder::OnDisconnected(natsConnection*, void* closure) {
   self->changed_.SignalAll();
 }
 
+void JetStreamForwarder::OnClosed(natsConnection*, void* closure) {
+  auto* self = static_cast<JetStreamForwarder*>(closure);
+  MutexLock lock(&self->mu_);
+  self->closed_ = true;
+  self->changed_.SignalAll();
+}
+
 void JetStreamForwarder::Acked(uint64_t sequence, const absl::Status& error) {
   MutexLock lock(&mu_);
   if (!error.ok()) {
@@ -390,7 +458,6 @@ void JetStreamForwarder::Acked(uint64_t sequence, const absl::Status& error) {
       [](const InFlight& entry, uint64_t s) { return entry.sequence < s; });
   if (it == in_flight_.end() || it->sequence != sequence || it->acked) return;
   it->acked = true;
-  ++forwarded_;
   AdvanceLocked();
 }
 
@@ -398,6 +465,7 @@ void JetStreamForwarder::AdvanceLocked() {
   uint64_t through = 0;
   while (!in_flight_.empty() && in_flight_.front().acked) {
     through = in_flight_.front().sequence;
+    if (in_flight_.front().event) ++forwarded_;
     in_flight_.pop_front();
   }
   if (through == 0) return;

@@ -70,6 +70,11 @@ struct JetStreamForwarderOptions {
   std::string instance_id;
 };
 
+// The stream subjects for a subject template: its fixed tokens + ">"
+// ("eventbus.{source}.{type}": "eventbus.>"), or the template when it has
+// no placeholder.
+std::string StreamSubjects(const std::string& subject);
+
 class JetStreamForwarder {
  public:
   // Counters for the metrics page.
@@ -98,6 +103,7 @@ class JetStreamForwarder {
   struct InFlight {
     uint64_t sequence;  // the last of a skipped range, for a Lag
     bool acked;
+    bool event;  // false: skipped, not forwarded
   };
 
   void Run();
@@ -108,6 +114,7 @@ class JetStreamForwarder {
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
                     void* closure);
   static void OnDisconnected(natsConnection* nc, void* closure);
+  static void OnClosed(natsConnection* nc, void* closure);
   void Acked(uint64_t sequence, const absl::Status& error)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the cursor over the acknowledged prefix.
@@ -126,6 +133,8 @@ class JetStreamForwarder {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // While an attempt forwards (a lost connection then counts as an error).
   bool live_ ABSL_GUARDED_BY(mu_) = false;
+  // The attempt's connection has closed: its callbacks are over.
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Published and not yet passed by the cursor, in sequence order.
   std::deque<InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   // Set by a failed ack or a lost connection: the attempt ends.

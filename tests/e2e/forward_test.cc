@@ -290,12 +290,16 @@ TEST_F(ForwardTest, FiftyThousandEventsArriveOnceInOrderWithHeaders) {
 
 TEST_F(ForwardTest, NatsKilledAndRestartedLosesAndDoublesNothing) {
   ASSERT_TRUE(nats_->Start());
-  StartDaemon();
+  // A small window: the kill finds events in flight, unacknowledged.
+  StartDaemon({"--nats-max-in-flight", "16"});
   ASSERT_TRUE(ConnectReader());
   Publish(10000);
-  ASSERT_TRUE(AwaitMessages(10000, absl::Seconds(60)));
-  natsConnection_Destroy(reader_);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (StreamMessages() < 2000 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
   jsCtx_Destroy(reader_js_);
+  natsConnection_Destroy(reader_);
   reader_ = nullptr;
   reader_js_ = nullptr;
   nats_->Kill();
@@ -306,24 +310,28 @@ TEST_F(ForwardTest, NatsKilledAndRestartedLosesAndDoublesNothing) {
       << daemon_->Log();
   ASSERT_TRUE(nats_->Start());
   ASSERT_TRUE(ConnectReader());
+  const uint64_t before = StreamMessages();
+  EXPECT_LT(before, 10000u) << "the kill came after everything was acked";
   ASSERT_TRUE(AwaitMessages(20000, absl::Seconds(90)));
   ExpectExactlyOnceInOrder(20000);
 }
 
 TEST_F(ForwardTest, EventbusdKilledAndRestartedLosesAndDoublesNothing) {
   ASSERT_TRUE(nats_->Start());
-  StartDaemon({"--lane-normal-capacity", "64"});
+  // A small window and ring: the kill comes mid-forward, and the forwarder
+  // reads the log.
+  StartDaemon({"--nats-max-in-flight", "16", "--lane-normal-capacity", "64"});
   ASSERT_TRUE(ConnectReader());
   Publish(30000);
-  // Killed mid-stream: some of it forwarded, the cursor somewhere behind.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (StreamMessages() < 5000 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
+    absl::SleepFor(absl::Milliseconds(2));
   }
   daemon_->Signal(SIGKILL);
   daemon_->Wait(absl::Seconds(10));
   const uint64_t before = StreamMessages();
   EXPECT_GE(before, 5000u);
+  EXPECT_LT(before, 30000u) << "the kill came after everything was forwarded";
   StartDaemon();
   Publish(5000);
   ASSERT_TRUE(AwaitMessages(35000, absl::Seconds(90)));

@@ -126,7 +126,6 @@ void JetStreamForwarder::Run() {
     const absl::Status status = Forward();
     connected_ = false;
     MutexLock lock(&mu_);
-    live_ = false;
     // Stopped, or the bus drained and everything read was acknowledged.
     if (stopping_ || status.ok()) return;
     // Progress since the last failure starts the backoff over.
@@ -311,7 +310,6 @@ absl::Status JetStreamForwarder::Forward() {
       complete.MaxWait = absl::ToInt64Milliseconds(options_.ack_timeout);
       js_PublishAsyncComplete(js.p, &complete);
       MutexLock lock(&mu_);
-      live_ = false;
       if (!failure_.ok()) return failure_;
       if (!in_flight_.empty()) {
         return absl::UnavailableError(absl::StrCat(
@@ -392,13 +390,8 @@ absl::Status JetStreamForwarder::Forward() {
       }
     }
   }
-  // Stopping: what is in flight gets a moment to be acknowledged.
-  jsPubOptions complete;
-  jsPubOptions_Init(&complete);
-  complete.MaxWait = 1000;
-  js_PublishAsyncComplete(js.p, &complete);
-  MutexLock lock(&mu_);
-  live_ = false;
+  // Stopping: what is in flight gets its moment to be acknowledged when
+  // `js` goes (DestroyContext), and the connection after it (`close`).
   return absl::OkStatus();
 }
 

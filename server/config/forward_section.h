@@ -27,6 +27,9 @@ struct NatsForwardConfig {
   std::string user;
   std::string password;
   std::string credentials_file;
+  // forward.nats.nkey and nkey_seed_file: an NKey user without a JWT.
+  std::string nkey;
+  std::string nkey_seed_file;
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -78,6 +78,15 @@ absl::Status ValidateConfig(const Config& config) {
         "forward.nats.tls_cert_file and forward.nats.tls_key_file go "
         "together");
   }
+  if (nats.nkey.empty() != nats.nkey_seed_file.empty()) {
+    return absl::InvalidArgumentError(
+        "forward.nats.nkey and forward.nats.nkey_seed_file go together");
+  }
+  if (!nats.nkey.empty() && !nats.credentials_file.empty()) {
+    return absl::InvalidArgumentError(
+        "forward.nats.nkey and forward.nats.credentials_file exclude each "
+        "other: a .creds file holds its own NKey");
+  }
   if (!config.auth.subjects.empty() && tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError(
         "auth.subjects needs server.tls.client_ca_file: without client "

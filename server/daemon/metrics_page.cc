@@ -107,8 +107,8 @@ std::string MetricsPage(const MetricsSources& sources) {
                                        ? head - forwarder->cursor()
                                        : 0));
     page.Counter("eventbus_forward_skipped_events_total",
-                 "Events retention removed before they were forwarded "
-                 "(forward.nats.max_backlog).",
+                 "Events not forwarded: removed by retention first "
+                 "(forward.nats.max_backlog), or too large for NATS.",
                  static_cast<double>(forwarder->skipped()));
     page.Family("eventbus_forward_errors_total", "counter",
                 "Forwarding attempts ended, by reason: connect, stream, "

@@ -18,10 +18,15 @@ namespace {
 // Room kept for the headers when checking an event against max_payload.
 constexpr int64_t kHeaderAllowance = 1024;
 
-// A natsStatus as a Status, with what was being done.
+// A natsStatus as a Status, with what was being done and, when nats.c has
+// more to say ("Authorization Violation"), its thread's last error text.
 absl::Status NatsError(const std::string& what, natsStatus status) {
-  return absl::UnavailableError(
-      absl::StrCat(what, ": ", natsStatus_GetText(status)));
+  std::string text = natsStatus_GetText(status);
+  const char* detail = nats_GetLastError(nullptr);
+  if (detail != nullptr && *detail != '\0' && text != detail) {
+    absl::StrAppend(&text, " (", detail, ")");
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": ", text));
 }
 
 // One token of a subject: no dots, spaces or wildcards.
@@ -179,6 +184,10 @@ absl::Status JetStreamForwarder::Forward() {
   if (s == NATS_OK && !options_.credentials_file.empty()) {
     s = natsOptions_SetUserCredentialsFromFiles(
         opts.p, options_.credentials_file.c_str(), nullptr);
+  }
+  if (s == NATS_OK && !options_.nkey.empty()) {
+    s = natsOptions_SetNKeyFromSeed(opts.p, options_.nkey.c_str(),
+                                    options_.nkey_seed_file.c_str());
   }
   if (s == NATS_OK && !options_.tls_ca_file.empty()) {
     s = natsOptions_SetSecure(opts.p, true);
@@ -405,6 +414,15 @@ void JetStreamForwarder::OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack,
   }
   if (ack != nullptr) {
     self->Acked(sequence, absl::OkStatus());
+  } else if (error != nullptr &&
+             error->ErrCode == JSStreamMessageExceedsMaximumErr) {
+    // The stream's max_msg_size: what it can never take is skipped,
+    // loudly, not retried forever.
+    spdlog::error(
+        "forward.nats: sequence {} is larger than stream {} allows "
+        "(max_msg_size): not forwarded",
+        sequence, self->options_.stream);
+    self->Acked(sequence, absl::OkStatus(), /*skipped=*/true);
   } else {
     self->Acked(sequence,
                 absl::UnavailableError(absl::StrCat(
@@ -435,7 +453,8 @@ void JetStreamForwarder::OnClosed(natsConnection*, void* closure) {
   self->changed_.SignalAll();
 }
 
-void JetStreamForwarder::Acked(uint64_t sequence, const absl::Status& error) {
+void JetStreamForwarder::Acked(uint64_t sequence, const absl::Status& error,
+                               bool skipped) {
   MutexLock lock(&mu_);
   if (!error.ok()) {
     if (failure_.ok()) {
@@ -451,6 +470,10 @@ void JetStreamForwarder::Acked(uint64_t sequence, const absl::Status& error) {
       [](const InFlight& entry, uint64_t s) { return entry.sequence < s; });
   if (it == in_flight_.end() || it->sequence != sequence || it->acked) return;
   it->acked = true;
+  if (skipped) {
+    it->event = false;
+    ++skipped_;
+  }
   AdvanceLocked();
 }
 

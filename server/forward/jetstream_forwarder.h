@@ -16,7 +16,9 @@
 //
 // What retention removed before it was sent (only with max_backlog, see
 // RetentionFloor) arrives as a Lag: logged with its range and counted
-// (skipped_events), never silent.
+// (skipped_events), never silent. So is an event NATS can never take (over
+// the server's max_payload, or refused for the stream's max_msg_size):
+// retrying it would hold back every event after it forever.
 //
 // Thread-safety: Start and Stop from one thread; the rest from any.
 #ifndef EVENTBUS_SERVER_FORWARD_JETSTREAM_FORWARDER_H_
@@ -57,6 +59,8 @@ struct JetStreamForwarderOptions {
   std::string user;
   std::string password;
   std::string credentials_file;  // a .creds file (JWT and NKey seed)
+  std::string nkey;              // an NKey user: its public key
+  std::string nkey_seed_file;    // and the file with its seed
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -115,7 +119,8 @@ class JetStreamForwarder {
                     void* closure);
   static void OnDisconnected(natsConnection* nc, void* closure);
   static void OnClosed(natsConnection* nc, void* closure);
-  void Acked(uint64_t sequence, const absl::Status& error)
+  // `skipped`: JetStream refused it for good; it counts as skipped.
+  void Acked(uint64_t sequence, const absl::Status& error, bool skipped = false)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the cursor over the acknowledged prefix.
   void AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

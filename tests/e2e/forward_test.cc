@@ -3,6 +3,7 @@
 // directory. Events go in through gRPC PublishStream; the stream is read
 // back with nats.c (js_GetMsg), message by message, with its headers.
 #include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
@@ -10,9 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -35,6 +40,11 @@ using ::testing::HasSubstr;
 
 constexpr char kNatsServer[] = "/usr/sbin/nats-server";
 constexpr char kStream[] = "EVENTBUS";
+// The example NKey pair of the nats.c README.
+constexpr char kNkey[] =
+    "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+constexpr char kNkeySeed[] =
+    "SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY";
 
 // A port free now on 127.0.0.1 (the kernel's pick, released for the child).
 int FreePort() {
@@ -87,11 +97,13 @@ class NatsServer {
  public:
   NatsServer(int port, std::string store) : port_(port), store_(store) {}
 
-  // Starts it and waits until it is ready.
-  ::testing::AssertionResult Start() {
-    auto process =
-        ChildProcess::Start({kNatsServer, "-js", "-a", "127.0.0.1", "-p",
-                             absl::StrCat(port_), "-sd", store_});
+  // Starts it, with `extra` arguments, and waits until it is ready.
+  ::testing::AssertionResult Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {kNatsServer, "-js", "-a",
+                                     "127.0.0.1", "-p",  absl::StrCat(port_),
+                                     "-sd",       store_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto process = ChildProcess::Start(args);
     if (!process.ok()) {
       return ::testing::AssertionFailure() << process.status();
     }
@@ -122,6 +134,7 @@ struct Forwarded {
   std::string instance;
   std::string source;
   std::string content_type;
+  std::string data;
   v1::Event event;
 };
 
@@ -133,24 +146,38 @@ class ForwardTest : public ::testing::Test {
     nats_ = std::make_unique<NatsServer>(nats_port_, dir_.Path("nats"));
   }
 
-  void StartDaemon(std::vector<std::string> extra = {}) {
+  // An eventbusd forwarding to nats_, its log in `log`.
+  static std::unique_ptr<DaemonProcess> StartSidecar(
+      const std::string& log, const std::string& nats_url,
+      const std::vector<std::string>& extra) {
     std::vector<std::string> flags = {
-        "--address",       "127.0.0.1:0", "--storage-path", dir_.Path("log"),
-        "--storage-fsync", "10ms",        "--nats-url",     nats_->url()};
+        "--address",       "127.0.0.1:0", "--storage-path", log,
+        "--storage-fsync", "10ms",        "--nats-url",     nats_url};
     flags.insert(flags.end(), extra.begin(), extra.end());
     auto daemon = DaemonProcess::Start(flags);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = *std::move(daemon);
+    EXPECT_TRUE(daemon.ok()) << daemon.status();
+    return daemon.ok() ? *std::move(daemon) : nullptr;
+  }
+  void StartDaemon(std::vector<std::string> extra = {}) {
+    daemon_ = StartSidecar(dir_.Path("log"), nats_->url(), extra);
+    ASSERT_NE(daemon_, nullptr);
     stub_ = v1::EventBusService::NewStub(grpc::CreateChannel(
         daemon_->address(), grpc::InsecureChannelCredentials()));
   }
 
   // Publishes `count` events through one PublishStream, in requests of 500.
   void Publish(int count, const std::string& source = "opsml") {
+    Publish(stub_.get(), count, source);
+  }
+  // The same through `stub`; the events whose index is in `large` carry a
+  // 2,000-byte resource id.
+  static void Publish(v1::EventBusService::Stub* stub, int count,
+                      const std::string& source,
+                      const std::vector<int>& large = {}) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(120));
-    auto stream = stub_->PublishStream(&context);
+    auto stream = stub->PublishStream(&context);
     int sent = 0;
     while (sent < count) {
       v1::PublishStreamRequest request;
@@ -160,6 +187,9 @@ class ForwardTest : public ::testing::Test {
         event->mutable_audit()->set_username("alice");
         event->mutable_audit()->set_operation(v1::OPERATION_READ);
         event->mutable_audit()->set_resource_id(absl::StrCat("r-", sent));
+        if (std::find(large.begin(), large.end(), sent) != large.end()) {
+          event->mutable_audit()->set_resource_id(std::string(2000, 'x'));
+        }
       }
       ASSERT_TRUE(stream->Write(request));
     }
@@ -240,8 +270,16 @@ class ForwardTest : public ::testing::Test {
       if (natsMsgHeader_Get(msg, "Content-Type", &value) == NATS_OK) {
         forwarded.content_type = value;
       }
-      EXPECT_TRUE(forwarded.event.ParseFromArray(natsMsg_GetData(msg),
-                                                 natsMsg_GetDataLength(msg)));
+      forwarded.data.assign(natsMsg_GetData(msg),
+                            static_cast<size_t>(natsMsg_GetDataLength(msg)));
+      if (forwarded.content_type == "application/json") {
+        EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                        forwarded.data, &forwarded.event)
+                        .ok())
+            << forwarded.data;
+      } else {
+        EXPECT_TRUE(forwarded.event.ParseFromString(forwarded.data));
+      }
       natsMsg_Destroy(msg);
       all.push_back(std::move(forwarded));
     }
@@ -263,6 +301,29 @@ class ForwardTest : public ::testing::Test {
       EXPECT_EQ(one.content_type,
                 "application/protobuf; proto=eventbus.v1.Event");
     }
+  }
+
+  // The daemon's metrics address, from its log ("" when it has none).
+  static std::string MetricsAddress(const DaemonProcess& daemon) {
+    const std::string log = daemon.Log();
+    const std::string marker = "metrics on http://";
+    const size_t at = log.find(marker);
+    if (at == std::string::npos) return "";
+    const size_t from = at + marker.size();
+    return log.substr(from, log.find("/metrics", from) - from);
+  }
+  // Waits until the metrics page holds `line` (a whole line); the page.
+  static std::string AwaitMetric(const std::string& address,
+                                 const std::string& line,
+                                 absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::string page = HttpGet(address, "/metrics");
+    while (page.find("\n" + line + "\n") == std::string::npos &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      page = HttpGet(address, "/metrics");
+    }
+    return page;
   }
 
   TempDir dir_{"eventbus-forward-test"};
@@ -384,6 +445,233 @@ TEST_F(ForwardTest, ForwardingWithoutStorageIsABadConfig) {
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(*status, 2) << log;
   EXPECT_THAT(log, HasSubstr("forward.nats.url needs storage.path"));
+}
+
+TEST_F(ForwardTest, CredentialsThatGoTogetherAreABadConfigAlone) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--nats-nkey", kNkey},
+       "forward.nats.nkey and forward.nats.nkey_seed_file go together"},
+      {{"--nats-tls-cert-file", "/etc/hostname"},
+       "forward.nats.tls_cert_file and forward.nats.tls_key_file go together"},
+      {{"--nats-nkey", kNkey, "--nats-nkey-seed-file", "/etc/hostname",
+        "--nats-credentials-file", "/etc/hostname"},
+       "forward.nats.nkey and forward.nats.credentials_file exclude each "
+       "other"},
+      {{"--nats-max-in-flight", "0"}, "--nats-max-in-flight"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"--address",      "127.0.0.1:0",
+                                     "--storage-path", dir_.Path("log"),
+                                     "--nats-url",     "nats://127.0.0.1:4222"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::string log;
+    absl::StatusOr<int> status = DaemonProcess::Run(args, &log);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(*status, 2) << log;
+    EXPECT_THAT(log, HasSubstr(message));
+  }
+}
+
+TEST_F(ForwardTest, ThreeSidecarsIntoOneStreamEachEventOnce) {
+  ASSERT_TRUE(nats_->Start());
+  ASSERT_TRUE(ConnectReader());
+  constexpr int kEach = 3000;
+  std::vector<std::unique_ptr<DaemonProcess>> sidecars;
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 3; ++i) {
+    sidecars.push_back(StartSidecar(dir_.Path(absl::StrCat("log-", i)),
+                                    nats_->url(),
+                                    {"--nats-max-in-flight", "64"}));
+    ASSERT_NE(sidecars.back(), nullptr);
+  }
+  // The three publish at once, each to its own sidecar.
+  for (int i = 0; i < 3; ++i) {
+    publishers.emplace_back([&sidecars, i] {
+      auto stub = v1::EventBusService::NewStub(grpc::CreateChannel(
+          sidecars[i]->address(), grpc::InsecureChannelCredentials()));
+      Publish(stub.get(), kEach, absl::StrCat("opsml-", i));
+    });
+  }
+  for (std::thread& publisher : publishers) publisher.join();
+  ASSERT_TRUE(AwaitMessages(3 * kEach, absl::Seconds(90)));
+  // Each sidecar's events, in the stream's order: 1..kEach, once each.
+  std::map<std::string, std::vector<const Forwarded*>> by_instance;
+  const std::vector<Forwarded> all = ReadStream();
+  for (const Forwarded& one : all) by_instance[one.instance].push_back(&one);
+  ASSERT_EQ(by_instance.size(), 3u);
+  std::vector<std::string> sources;
+  for (const auto& [instance, events] : by_instance) {
+    ASSERT_EQ(events.size(), static_cast<size_t>(kEach)) << instance;
+    for (int i = 0; i < kEach; ++i) {
+      ASSERT_EQ(events[i]->eventbus_sequence, static_cast<uint64_t>(i + 1))
+          << instance;
+      EXPECT_EQ(events[i]->source, events[0]->source);
+      EXPECT_EQ(events[i]->msg_id, events[i]->event.id());
+    }
+    sources.push_back(events[0]->source);
+  }
+  EXPECT_THAT(sources,
+              ::testing::UnorderedElementsAre("opsml-0", "opsml-1", "opsml-2"));
+}
+
+TEST_F(ForwardTest, ABacklogBeyondMaxBacklogIsSkippedAndReported) {
+  // NATS is away while 20,000 events arrive; retention keeps 2,000 and
+  // max_backlog lets it remove the rest.
+  StartDaemon({"--storage-segment-bytes", "64KiB", "--retention-max-events",
+               "2000", "--nats-max-backlog", "2000", "--metrics-address",
+               "127.0.0.1:0"});
+  constexpr int kEvents = 20000;
+  Publish(kEvents);
+  ASSERT_TRUE(
+      daemon_->AwaitLog("storage: retention removed", absl::Seconds(20)))
+      << daemon_->Log();
+  ASSERT_TRUE(nats_->Start());
+  ASSERT_TRUE(ConnectReader());
+  const std::string reported =
+      "were removed by retention before they were "
+      "forwarded";
+  ASSERT_TRUE(daemon_->AwaitLog(reported, absl::Seconds(30))) << daemon_->Log();
+  // "sequences 1..K (K events) were removed ...": the range, exactly.
+  const std::string log = daemon_->Log();
+  const size_t range =
+      log.rfind("forward.nats: sequences ", log.find(reported));
+  ASSERT_NE(range, std::string::npos) << log;
+  const size_t dots = log.find("..", range);
+  uint64_t first = 0;
+  uint64_t last = 0;
+  const size_t first_at =
+      range + std::string("forward.nats: sequences ").size();
+  ASSERT_TRUE(absl::SimpleAtoi(log.substr(first_at, dots - first_at), &first));
+  ASSERT_TRUE(absl::SimpleAtoi(
+      log.substr(dots + 2, log.find(' ', dots) - dots - 2), &last));
+  EXPECT_EQ(first, 1u);
+  EXPECT_GE(last, static_cast<uint64_t>(kEvents - 2000 - 1000));
+  EXPECT_LT(last, static_cast<uint64_t>(kEvents - 2000 + 1));
+  // The rest arrives, once each and in order.
+  ASSERT_TRUE(AwaitMessages(kEvents - last, absl::Seconds(60)));
+  const std::vector<Forwarded> all = ReadStream();
+  ASSERT_EQ(all.size(), kEvents - last);
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].eventbus_sequence, last + 1 + i);
+  }
+  const std::string page =
+      AwaitMetric(MetricsAddress(*daemon_), "eventbus_forward_behind_events 0",
+                  absl::Seconds(10));
+  EXPECT_THAT(page,
+              HasSubstr(absl::StrCat("\neventbus_forward_skipped_events_total ",
+                                     last, "\n")));
+  EXPECT_THAT(page, HasSubstr(absl::StrCat("\neventbus_forward_events_total ",
+                                           kEvents - last, "\n")));
+}
+
+TEST_F(ForwardTest, JsonEncodingCarriesTheEventAsJson) {
+  ASSERT_TRUE(nats_->Start());
+  StartDaemon({"--nats-encoding", "json"});
+  ASSERT_TRUE(ConnectReader());
+  Publish(20);
+  ASSERT_TRUE(AwaitMessages(20, absl::Seconds(30)));
+  const std::vector<Forwarded> all = ReadStream();
+  ASSERT_EQ(all.size(), 20u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].content_type, "application/json");
+    EXPECT_EQ(all[i].data.front(), '{') << all[i].data;
+    EXPECT_EQ(all[i].event.sequence(), i + 1) << all[i].data;
+    EXPECT_EQ(all[i].event.audit().resource_id(), absl::StrCat("r-", i));
+    EXPECT_EQ(all[i].msg_id, all[i].event.id());
+  }
+}
+
+TEST_F(ForwardTest, AnEventTheStreamRefusesForItsSizeIsSkippedAndCounted) {
+  ASSERT_TRUE(nats_->Start());
+  ASSERT_TRUE(ConnectReader());
+  // The stream exists, made by its operator with a 1,000-byte limit.
+  const char* subjects[] = {"eventbus.>"};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = kStream;
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.MaxMsgSize = 1000;
+  jsStreamInfo* info = nullptr;
+  ASSERT_EQ(js_AddStream(&info, reader_js_, &config, nullptr, nullptr),
+            NATS_OK);
+  jsStreamInfo_Destroy(info);
+  StartDaemon({"--metrics-address", "127.0.0.1:0"});
+  // Events 3 and 7 (indexes 2 and 6) are over 2,000 bytes.
+  Publish(stub_.get(), 10, "opsml", {2, 6});
+  ASSERT_TRUE(AwaitMessages(8, absl::Seconds(30)));
+  const std::string page =
+      AwaitMetric(MetricsAddress(*daemon_), "eventbus_forward_behind_events 0",
+                  absl::Seconds(10));
+  EXPECT_THAT(page, HasSubstr("\neventbus_forward_skipped_events_total 2\n"));
+  EXPECT_THAT(page, HasSubstr("\neventbus_forward_events_total 8\n"));
+  std::vector<uint64_t> sequences;
+  for (const Forwarded& one : ReadStream()) {
+    sequences.push_back(one.eventbus_sequence);
+  }
+  EXPECT_THAT(sequences, ::testing::ElementsAre(1, 2, 4, 5, 6, 8, 9, 10));
+  EXPECT_THAT(daemon_->Log(),
+              HasSubstr("sequence 3 is larger than stream EVENTBUS allows"));
+  EXPECT_THAT(daemon_->Log(),
+              HasSubstr("sequence 7 is larger than stream EVENTBUS allows"));
+}
+
+TEST_F(ForwardTest, EachKindOfCredentialAuthenticates) {
+  const std::string seed_file = dir_.Path("seed.nk");
+  std::ofstream(seed_file) << kNkeySeed << "\n";
+  const std::string nkey_conf = dir_.Path("nkey.conf");
+  std::ofstream(nkey_conf) << "authorization { users = [ { nkey: " << kNkey
+                           << " } ] }\n";
+  struct Case {
+    std::string name;
+    std::vector<std::string> server;
+    std::vector<std::string> daemon;
+  };
+  const std::vector<Case> cases = {
+      {"token", {"--auth", "s3cr3t"}, {"--nats-token", "s3cr3t"}},
+      {"user",
+       {"--user", "eb", "--pass", "pw"},
+       {"--nats-user", "eb", "--nats-password", "pw"}},
+      {"nkey",
+       {"-c", nkey_conf},
+       {"--nats-nkey", kNkey, "--nats-nkey-seed-file", seed_file}},
+  };
+  for (const Case& one : cases) {
+    SCOPED_TRACE(one.name);
+    nats_ = std::make_unique<NatsServer>(
+        nats_port_, dir_.Path(absl::StrCat("nats-", one.name)));
+    ASSERT_TRUE(nats_->Start(one.server));
+    daemon_ = StartSidecar(dir_.Path(absl::StrCat("log-", one.name)),
+                           nats_->url(), one.daemon);
+    ASSERT_NE(daemon_, nullptr);
+    stub_ = v1::EventBusService::NewStub(grpc::CreateChannel(
+        daemon_->address(), grpc::InsecureChannelCredentials()));
+    Publish(5);
+    ASSERT_TRUE(daemon_->AwaitLog("forward.nats: connected", absl::Seconds(20)))
+        << daemon_->Log();
+    daemon_->Signal(SIGTERM);
+    EXPECT_EQ(daemon_->Wait(absl::Seconds(20)), 0) << daemon_->Log();
+    EXPECT_THAT(daemon_->Log(),
+                HasSubstr("forward.nats: drained through sequence 5"));
+    nats_->Kill();
+  }
+}
+
+TEST_F(ForwardTest, WrongCredentialsAreRetriedAndReported) {
+  ASSERT_TRUE(nats_->Start({"--user", "eb", "--pass", "pw"}));
+  StartDaemon({"--nats-user", "eb", "--nats-password", "wrong",
+               "--metrics-address", "127.0.0.1:0"});
+  Publish(5);
+  ASSERT_TRUE(
+      daemon_->AwaitLog("forward.nats: cannot connect", absl::Seconds(20)))
+      << daemon_->Log();
+  EXPECT_THAT(daemon_->Log(), HasSubstr("Authorization Violation"));
+  EXPECT_THAT(daemon_->Log(), HasSubstr("retrying in"));
+  const std::string page = HttpGet(MetricsAddress(*daemon_), "/metrics");
+  EXPECT_THAT(page, HasSubstr("\neventbus_forward_connected 0\n"));
+  EXPECT_THAT(page, HasSubstr("\neventbus_forward_behind_events 5\n"));
+  // The daemon still serves.
+  Publish(5);
 }
 
 }  // namespace

@@ -143,6 +143,10 @@ TEST(SettingsTest, TableHoldsTheDocumentedSettings) {
       {"forward.nats.credentials_file",
        "EVENTBUS_FORWARD_NATS_CREDENTIALS_FILE", "--nats-credentials-file",
        "FILE", "a string"},
+      {"forward.nats.nkey", "EVENTBUS_FORWARD_NATS_NKEY", "--nats-nkey",
+       "PUBLIC_KEY", "a string"},
+      {"forward.nats.nkey_seed_file", "EVENTBUS_FORWARD_NATS_NKEY_SEED_FILE",
+       "--nats-nkey-seed-file", "FILE", "a string"},
       {"forward.nats.tls_ca_file", "EVENTBUS_FORWARD_NATS_TLS_CA_FILE",
        "--nats-tls-ca-file", "FILE", "a string"},
       {"forward.nats.tls_cert_file", "EVENTBUS_FORWARD_NATS_TLS_CERT_FILE",
@@ -382,6 +386,12 @@ Flags:
   --nats-credentials-file FILE
       NATS .creds file (JWT and NKey seed)
       default: none
+  --nats-nkey PUBLIC_KEY
+      NATS user NKey, the public key (needs the seed file)
+      default: none
+  --nats-nkey-seed-file FILE
+      file holding the seed of forward.nats.nkey
+      default: none
   --nats-tls-ca-file FILE
       PEM CAs the NATS server's certificate must chain to
       default: none
@@ -488,6 +498,8 @@ Environment (overrides the file; flags override it):
   EVENTBUS_FORWARD_NATS_USER                  like --nats-user
   EVENTBUS_FORWARD_NATS_PASSWORD              like --nats-password
   EVENTBUS_FORWARD_NATS_CREDENTIALS_FILE      like --nats-credentials-file
+  EVENTBUS_FORWARD_NATS_NKEY                  like --nats-nkey
+  EVENTBUS_FORWARD_NATS_NKEY_SEED_FILE        like --nats-nkey-seed-file
   EVENTBUS_FORWARD_NATS_TLS_CA_FILE           like --nats-tls-ca-file
   EVENTBUS_FORWARD_NATS_TLS_CERT_FILE         like --nats-tls-cert-file
   EVENTBUS_FORWARD_NATS_TLS_KEY_FILE          like --nats-tls-key-file
@@ -555,6 +567,8 @@ Config file keys (YAML), with their defaults:
       user:                                  like --nats-user
       password:                              like --nats-password
       credentials_file:                      like --nats-credentials-file
+      nkey:                                  like --nats-nkey
+      nkey_seed_file:                        like --nats-nkey-seed-file
       tls_ca_file:                           like --nats-tls-ca-file
       tls_cert_file:                         like --nats-tls-cert-file
       tls_key_file:                          like --nats-tls-key-file

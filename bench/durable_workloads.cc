@@ -1,25 +1,34 @@
 #include "bench/durable_workloads.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_event.h"
 #include "bench/broker_process.h"
 #include "bench/grpc_clients.h"
 #include "bench/json_line.h"
+#include "bench/nats_server.h"
 #include "bench/proc_stats.h"
 
 namespace eventbus::bench {
@@ -98,8 +107,9 @@ uint64_t DirectoryBytes(const std::string& dir) {
 }
 
 absl::StatusOr<std::unique_ptr<BrokerProcess>> StartDurableBroker(
-    const std::string& storage, const std::string& fsync) {
-  return BrokerProcess::Start({
+    const std::string& storage, const std::string& fsync,
+    const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {
       "--address=127.0.0.1:0",
       absl::StrCat("--storage-path=", storage),
       absl::StrCat("--storage-fsync=", fsync),
@@ -107,7 +117,9 @@ absl::StatusOr<std::unique_ptr<BrokerProcess>> StartDurableBroker(
       "--retention-max-bytes=0",
       "--publish-rate-per-peer=0",
       "--log-level=info",
-  });
+  };
+  args.insert(args.end(), extra.begin(), extra.end());
+  return BrokerProcess::Start(args);
 }
 
 // What the daemon logged about opening its log ("storage: recovered PATH in
@@ -142,7 +154,16 @@ PublishFigures PublishDurably(const std::string& address,
                             keep_latencies ? options.events : 0);
   *publisher.event() = BenchEvent();
   const int64_t start = MonotonicNanos();
+  // Paced (rate > 0 with one event per request): event i goes at i/rate.
+  const bool paced = options.rate > 0 && options.flush_every == 1;
+  const int64_t period_ns =
+      paced ? static_cast<int64_t>(1e9 / options.rate) : 0;
   for (uint64_t i = 0; i < options.events; ++i) {
+    if (paced) {
+      const int64_t due = start + static_cast<int64_t>(i) * period_ns;
+      const int64_t now = MonotonicNanos();
+      if (due > now) absl::SleepFor(absl::Nanoseconds(due - now));
+    }
     StampEvent(MonotonicNanos(), publisher.event());
     publisher.Publish();
   }
@@ -360,11 +381,234 @@ std::string RunW6(const DurableWorkloadOptions& options) {
   return json.Done();
 }
 
+// GET http://127.0.0.1:`port``path` (HTTP/1.0: the body ends with the
+// connection); the whole response, "" when it cannot connect.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0) {
+    const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
+    if (write(fd, request.data(), request.size()) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[16384];
+      ssize_t got = 0;
+      while ((got = read(fd, buffer, sizeof(buffer))) > 0) {
+        response.append(buffer, static_cast<size_t>(got));
+      }
+    }
+  }
+  close(fd);
+  return response;
+}
+
+// eventbus_forward_behind_events on the daemon's metrics page; -1 when
+// the page cannot be read.
+int64_t ForwardBehind(int metrics_port) {
+  const std::string page = HttpGet(metrics_port, "/metrics");
+  const std::string name = "\neventbus_forward_behind_events ";
+  const size_t at = page.find(name);
+  int64_t value = -1;
+  if (at == std::string::npos) return -1;
+  const size_t from = at + name.size();
+  if (!absl::SimpleAtoi(page.substr(from, page.find('\n', from) - from),
+                        &value)) {
+    return -1;
+  }
+  return value;
+}
+
+// The port of "metrics on http://127.0.0.1:PORT/metrics" in the log; 0
+// when absent.
+int LoggedMetricsPort(const std::string& log) {
+  const std::string marker = "metrics on http://127.0.0.1:";
+  const size_t at = log.find(marker);
+  int port = 0;
+  if (at == std::string::npos) return 0;
+  const size_t from = at + marker.size();
+  if (!absl::SimpleAtoi(log.substr(from, log.find('/', from) - from), &port)) {
+    return 0;
+  }
+  return port;
+}
+
+// What the stream holds, read back message by message.
+struct StreamFigures {
+  uint64_t messages = 0;
+  uint64_t out_of_order = 0;  // a message whose event is not the next one
+  std::vector<int64_t> lags;  // store time - publish_time, ns, sorted
+  std::string error;
+};
+
+StreamFigures ReadStreamBack(const std::string& url, uint64_t events) {
+  StreamFigures figures;
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;
+  natsStatus s = natsConnection_ConnectTo(&connection, url.c_str());
+  if (s == NATS_OK) s = natsConnection_JetStream(&js, connection, nullptr);
+  figures.lags.reserve(events);
+  for (uint64_t seq = 1; s == NATS_OK && seq <= events; ++seq) {
+    natsMsg* msg = nullptr;
+    s = js_GetMsg(&msg, js, "EVENTBUS", seq, nullptr, nullptr);
+    if (s != NATS_OK) break;
+    ++figures.messages;
+    v1::Event event;
+    if (!event.ParseFromArray(natsMsg_GetData(msg),
+                              natsMsg_GetDataLength(msg)) ||
+        event.sequence() != seq) {
+      ++figures.out_of_order;
+    }
+    const int64_t published = event.publish_time().seconds() * 1'000'000'000 +
+                              event.publish_time().nanos();
+    figures.lags.push_back(natsMsg_GetTime(msg) - published);
+    natsMsg_Destroy(msg);
+  }
+  if (s != NATS_OK) figures.error = natsStatus_GetText(s);
+  // A message beyond the events: something was stored twice.
+  natsMsg* extra = nullptr;
+  if (s == NATS_OK && js_GetMsg(&extra, js, "EVENTBUS", events + 1, nullptr,
+                                nullptr) == NATS_OK) {
+    ++figures.messages;
+    natsMsg_Destroy(extra);
+  }
+  if (js != nullptr) jsCtx_Destroy(js);
+  if (connection != nullptr) natsConnection_Destroy(connection);
+  std::sort(figures.lags.begin(), figures.lags.end());
+  return figures;
+}
+
+// W5F and W2F: W5's or W2's publisher into a daemon forwarding to a
+// nats-server of its own.
+std::string RunForward(DurableWorkloadOptions options) {
+  const std::string& workload = options.workload;
+  const bool paced = workload == "W2F";
+  if (paced) {
+    options.events =
+        static_cast<uint64_t>(std::llround(options.rate * options.seconds));
+    options.flush_every = 1;
+    options.window = 1024;
+  } else {
+    options.rate = 0;
+  }
+  ScratchDir scratch(options.data_root, "eventbus-bench-" + workload);
+  if (!scratch.ok()) return ErrorLine(workload, "cannot make a data directory");
+  auto nats = NatsServer::Start(options.nats_server, scratch.path() + "/nats");
+  if (!nats.ok()) return ErrorLine(workload, nats.status().ToString());
+  const std::string storage = scratch.path() + "/log";
+  auto broker = StartDurableBroker(storage, options.fsync,
+                                   {absl::StrCat("--nats-url=", (*nats)->url()),
+                                    "--metrics-address=127.0.0.1:0"});
+  if (!broker.ok()) return ErrorLine(workload, broker.status().ToString());
+  const pid_t pid = (*broker)->pid();
+  const int metrics_port = LoggedMetricsPort((*broker)->Log());
+  if (metrics_port == 0) return ErrorLine(workload, "no metrics address");
+  std::fprintf(stderr,
+               "[eventbus-bench] %s: eventbusd pid %d on %s, nats-server pid "
+               "%d on %s, %llu events\n",
+               workload.c_str(), pid, (*broker)->address().c_str(),
+               (*nats)->pid(), (*nats)->url().c_str(),
+               static_cast<unsigned long long>(options.events));
+
+  // The backlog, every 10 ms, while the publisher runs and until it is 0.
+  std::atomic<bool> sampling{true};
+  std::atomic<int64_t> behind_max{0};
+  std::atomic<int64_t> behind_sum{0};
+  std::atomic<int64_t> samples{0};
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      const int64_t behind = ForwardBehind(metrics_port);
+      if (behind >= 0) {
+        behind_max = std::max(behind_max.load(), behind);
+        behind_sum += behind;
+        ++samples;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  });
+  const double cpu_before = ReadProcessCpuSeconds(pid);
+  const double nats_cpu_before = ReadProcessCpuSeconds((*nats)->pid());
+  const int64_t start = MonotonicNanos();
+  const PublishFigures published =
+      PublishDurably((*broker)->address(), options, false);
+  const int64_t behind_at_end = ForwardBehind(metrics_port);
+  int64_t behind = behind_at_end;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (behind != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+    behind = ForwardBehind(metrics_port);
+  }
+  const int64_t drained = MonotonicNanos();
+  sampling = false;
+  sampler.join();
+  const double broker_cpu = ReadProcessCpuSeconds(pid) - cpu_before;
+  const double nats_cpu =
+      ReadProcessCpuSeconds((*nats)->pid()) - nats_cpu_before;
+  const ProcessMemory memory = ReadProcessMemory(pid);
+  const StreamFigures stream = ReadStreamBack((*nats)->url(), options.events);
+  const int exit_status = (*broker)->Stop();
+  const double forward_s = (drained - start) / 1e9;
+
+  JsonLine json;
+  json.Str("system", "eventbus")
+      .Str("workload", workload)
+      .Int("events", static_cast<int64_t>(options.events))
+      .Num("publish_eps", published.eps, 0)
+      .Num("forward_eps", behind == 0 ? options.events / forward_s : NAN, 0)
+      .Num("forward_lag_p50_us", Percentile(stream.lags, 0.50))
+      .Num("forward_lag_p99_us", Percentile(stream.lags, 0.99))
+      .Num("forward_lag_p999_us", Percentile(stream.lags, 0.999))
+      .Num("forward_lag_max_us",
+           stream.lags.empty() ? NAN : stream.lags.back() / 1000.0)
+      .Int("behind_max", behind_max.load())
+      .Num("behind_mean",
+           samples.load() > 0
+               ? static_cast<double>(behind_sum.load()) / samples.load()
+               : NAN,
+           1)
+      .Int("behind_at_publish_end", behind_at_end)
+      .Num("drain_after_publish_ms",
+           (drained - start) / 1e6 - published.seconds * 1000, 1)
+      .Int("stream_messages", static_cast<int64_t>(stream.messages))
+      .Int("stream_out_of_order", static_cast<int64_t>(stream.out_of_order))
+      .Int("ack_errors", static_cast<int64_t>(published.errors))
+      .Num("broker_cpu_s", broker_cpu, 2)
+      .Num("nats_cpu_s", nats_cpu, 2)
+      .Num("broker_rss_mb", memory.hwm_kb / 1024.0, 1)
+      .Str("durable", AckMeaning(options.fsync));
+  std::string note = absl::StrFormat(
+      "eventbusd (this tree), storage.fsync=%s, forward.nats to nats-server "
+      "-js (file store, R1) on this host. publish: %s%s; %.3fs (%s). "
+      "behind = eventbus_forward_behind_events sampled every 10 ms (%lld "
+      "samples); forward_eps = events / (first publish until behind is 0%s). "
+      "forward lag = the stream's store time - the event's publish_time, "
+      "every message read back with js_GetMsg%s. eventbusd exited %d.",
+      options.fsync, PublishPath(options),
+      paced ? absl::StrFormat(", paced at %.0f events/s", options.rate) : "",
+      published.seconds,
+      published.errors == 0
+          ? std::string("ok")
+          : absl::StrCat(published.errors,
+                         " failed, first: ", published.first_error),
+      static_cast<long long>(samples.load()),
+      behind == 0 ? "" : ": NOT REACHED within 120 s",
+      stream.error.empty() ? ""
+                           : absl::StrCat(" (stopped: ", stream.error, ")"),
+      exit_status);
+  json.Str("note", note);
+  return json.Done();
+}
+
 }  // namespace
 
 std::string RunDurableWorkload(const DurableWorkloadOptions& options) {
   if (options.workload == "W5") return RunW5(options);
   if (options.workload == "W6") return RunW6(options);
+  if (options.workload == "W5F" || options.workload == "W2F") {
+    return RunForward(options);
+  }
   return ErrorLine(options.workload, "not a durable workload");
 }
 

@@ -14,6 +14,16 @@
 // `batch` of them, in a file of the same directory: what the disk allows
 // one writer before any broker is involved.
 //
+// W5F and W2F: the same with forwarding into NATS JetStream (forward.nats)
+// to a nats-server -js started for the case, on the same host. W5F is W5's
+// publish; W2F paces one event per request at `rate` for `seconds`, W2's
+// publisher. Both sample eventbus_forward_behind_events (stored, not yet
+// acknowledged by JetStream) every 10 ms, wait until it is 0, then read the
+// stream back message by message: each event once and in order, and its
+// forward lag, the stream's store time of the message - the event's
+// publish_time (both wall clock on this host; JetStream stores a message
+// just before it sends its PubAck).
+//
 // The data sits under `data_root` (a real disk, not tmpfs: the note names
 // the file system) in a directory of its own, removed afterwards.
 #ifndef EVENTBUS_BENCH_DURABLE_WORKLOADS_H_
@@ -25,7 +35,7 @@
 namespace eventbus::bench {
 
 struct DurableWorkloadOptions {
-  std::string workload;  // "W5" or "W6"
+  std::string workload;  // "W5", "W6", "W5F" or "W2F"
   // W5: events published; W6: events filled, then replayed.
   uint64_t events = 100'000;
   // Events unacknowledged at once (W5: 256; W6's fill: 4096).
@@ -39,6 +49,11 @@ struct DurableWorkloadOptions {
   int client_threads = 1;
   // Completion: stop waiting when nothing arrived for this long.
   int idle_ms = 10'000;
+  // W5F, W2F: the nats-server binary.
+  std::string nats_server = "/usr/sbin/nats-server";
+  // W2F: events per second and seconds (events = rate * seconds).
+  double rate = 5000;
+  double seconds = 10;
 };
 
 // Runs one case and returns its JSON line; on a set-up failure, a line with

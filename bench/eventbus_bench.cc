@@ -77,6 +77,12 @@ JSON lines on stdout (one per workload and S), progress on stderr.
   --fsync MODE            W5/W6 eventbusd storage.fsync (default always)
   --data-dir DIR          W5/W6 data parent directory, a real disk (default
                           $TMPDIR, else /tmp)
+  --nats-server PATH      W5F/W2F nats-server binary (default
+                          /usr/sbin/nats-server)
+
+W5F and W2F are W5 and W2 with forward.nats on, into a nats-server -js
+started for the case: the backlog (eventbus_forward_behind_events), the
+forward rate and the forward lag (publish_time to JetStream's store time).
 )";
 
 struct Flags {
@@ -129,14 +135,35 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   static const char* const kSwitches[] = {"quick", "multiplexed", "help"};
-  static const char* const kKnown[] = {
-      "workloads",   "subscribers",    "quick",          "w0-events",
-      "w0-workers",  "events",         "w2-secs",        "w3-secs",
-      "rate",        "w4-subscribers", "w4-connections", "w4-events",
-      "capacity",    "publish-window", "bdp-probe",      "client-threads",
-      "publish-rpc", "flush-every",    "quiet-max-s",    "overflow",
-      "w5-events",   "w5-window",      "w6-events",      "w6-window",
-      "fsync",       "data-dir",       "multiplexed",    "help"};
+  static const char* const kKnown[] = {"workloads",
+                                       "subscribers",
+                                       "quick",
+                                       "w0-events",
+                                       "nats-server",
+                                       "w0-workers",
+                                       "events",
+                                       "w2-secs",
+                                       "w3-secs",
+                                       "rate",
+                                       "w4-subscribers",
+                                       "w4-connections",
+                                       "w4-events",
+                                       "capacity",
+                                       "publish-window",
+                                       "bdp-probe",
+                                       "client-threads",
+                                       "publish-rpc",
+                                       "flush-every",
+                                       "quiet-max-s",
+                                       "overflow",
+                                       "w5-events",
+                                       "w5-window",
+                                       "w6-events",
+                                       "w6-window",
+                                       "fsync",
+                                       "data-dir",
+                                       "multiplexed",
+                                       "help"};
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = std::string(argv[i]) == "-h" ? "--help" : argv[i];
@@ -248,7 +275,8 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    if (workload == "W5" || workload == "W6") {
+    if (workload == "W5" || workload == "W6" || workload == "W5F" ||
+        workload == "W2F") {
       eventbus::bench::DurableWorkloadOptions options;
       options.workload = workload;
       const char* tmpdir = std::getenv("TMPDIR");
@@ -256,7 +284,15 @@ int main(int argc, char** argv) {
           "data-dir", tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp");
       options.fsync = flags.Get("fsync", "always");
       options.flush_every = static_cast<int>(flags.Int("flush-every", 64));
-      if (workload == "W5") {
+      options.nats_server = flags.Get("nats-server", options.nats_server);
+      if (workload == "W5F" || workload == "W2F") {
+        options.events = static_cast<uint64_t>(
+            flags.Int("w5-events", quick ? 10'000 : 100'000));
+        options.window = static_cast<int>(flags.Int("w5-window", 256));
+        options.rate = static_cast<double>(flags.Int("rate", 5000));
+        options.seconds =
+            static_cast<double>(flags.Int("w2-secs", quick ? 2 : 10));
+      } else if (workload == "W5") {
         options.events = static_cast<uint64_t>(
             flags.Int("w5-events", quick ? 10'000 : 100'000));
         options.window = static_cast<int>(flags.Int("w5-window", 256));

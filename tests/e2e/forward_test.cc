@@ -22,6 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -202,9 +203,10 @@ class ForwardTest : public ::testing::Test {
     ASSERT_EQ(acked, count);
   }
 
-  // Connects a reader of the stream.
-  ::testing::AssertionResult ConnectReader() {
-    natsStatus s = natsConnection_ConnectTo(&reader_, nats_->url().c_str());
+  // Connects a reader of the stream (to `url`, or nats_).
+  ::testing::AssertionResult ConnectReader(std::string url = "") {
+    if (url.empty()) url = nats_->url();
+    natsStatus s = natsConnection_ConnectTo(&reader_, url.c_str());
     if (s == NATS_OK)
       s = natsConnection_JetStream(&reader_js_, reader_, nullptr);
     if (s != NATS_OK) {
@@ -672,6 +674,114 @@ TEST_F(ForwardTest, WrongCredentialsAreRetriedAndReported) {
   EXPECT_THAT(page, HasSubstr("\neventbus_forward_behind_events 5\n"));
   // The daemon still serves.
   Publish(5);
+}
+
+// deploy/fleet/: three sidecars into one R3 stream of a 3-node cluster
+// started from deploy/fleet/nats.conf (its addresses overridden for
+// loopback), and the stream's leader SIGKILLed mid-stream. Each event is
+// there once; a sidecar's events stay in order except around the failure
+// (README: Beyond one machine).
+TEST_F(ForwardTest, AFleetLosesAndDoublesNothingWhenTheStreamLeaderDies) {
+  constexpr int kNodes = 3;
+  constexpr int kEach = 4000;
+  std::vector<int> client_ports;
+  std::vector<int> cluster_ports;
+  std::vector<std::string> urls;
+  std::string routes;
+  for (int i = 0; i < kNodes; ++i) {
+    client_ports.push_back(FreePort());
+    cluster_ports.push_back(FreePort());
+    urls.push_back(absl::StrCat("nats://127.0.0.1:", client_ports.back()));
+    absl::StrAppend(&routes, i == 0 ? "" : ",",
+                    "nats://127.0.0.1:", cluster_ports.back());
+  }
+  std::vector<std::unique_ptr<NatsServer>> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(std::make_unique<NatsServer>(
+        client_ports[i], dir_.Path(absl::StrCat("node-", i))));
+    ASSERT_TRUE(nodes.back()->Start(
+        {"-c", EVENTBUS_SOURCE_DIR "/deploy/fleet/nats.conf", "--name",
+         absl::StrCat("node-", i), "-m", absl::StrCat(FreePort()), "--cluster",
+         absl::StrCat("nats://127.0.0.1:", cluster_ports[i]), "--routes",
+         routes}));
+  }
+  const std::string all_urls = absl::StrJoin(urls, ",");
+  std::vector<std::unique_ptr<DaemonProcess>> sidecars;
+  for (int i = 0; i < 3; ++i) {
+    sidecars.push_back(
+        StartSidecar(dir_.Path(absl::StrCat("log-", i)), all_urls,
+                     {"--nats-replicas", "3", "--nats-max-in-flight", "64"}));
+    ASSERT_NE(sidecars.back(), nullptr);
+  }
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 3; ++i) {
+    publishers.emplace_back([&sidecars, i] {
+      auto stub = v1::EventBusService::NewStub(grpc::CreateChannel(
+          sidecars[i]->address(), grpc::InsecureChannelCredentials()));
+      for (int part = 0; part < 4; ++part) {
+        Publish(stub.get(), kEach / 4, absl::StrCat("opsml-", i));
+      }
+    });
+  }
+  // The stream exists and takes events: find its leader.
+  ASSERT_TRUE(ConnectReader(urls[0]));
+  std::string leader;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    jsStreamInfo* info = nullptr;
+    if (js_GetStreamInfo(&info, reader_js_, kStream, nullptr, nullptr) ==
+        NATS_OK) {
+      const uint64_t messages = info->State.Msgs;
+      if (info->Cluster != nullptr && info->Cluster->Leader != nullptr) {
+        leader = info->Cluster->Leader;
+      }
+      jsStreamInfo_Destroy(info);
+      if (messages >= 1000 && !leader.empty()) break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_FALSE(leader.empty()) << sidecars[0]->Log();
+  const int killed = leader.back() - '0';
+  ASSERT_GE(killed, 0);
+  ASSERT_LT(killed, kNodes);
+  nodes[killed]->Kill();
+  // Read from a survivor.
+  TearDown();
+  reader_ = nullptr;
+  reader_js_ = nullptr;
+  ASSERT_TRUE(ConnectReader(urls[(killed + 1) % kNodes]));
+  for (std::thread& publisher : publishers) publisher.join();
+  uint64_t now = 0;
+  const absl::Time until = absl::Now() + absl::Seconds(90);
+  while ((now = StreamMessages()) < 3 * kEach && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(now, 3u * kEach) << sidecars[0]->Log();
+  std::map<std::string, std::vector<uint64_t>> by_instance;
+  for (const Forwarded& one : ReadStream()) {
+    by_instance[one.instance].push_back(one.eventbus_sequence);
+  }
+  ASSERT_EQ(by_instance.size(), 3u);
+  for (auto& [instance, sequences] : by_instance) {
+    ASSERT_EQ(sequences.size(), static_cast<size_t>(kEach)) << instance;
+    // A resent range can land after events the new leader stored first,
+    // never further than max_in_flight (64) from its place.
+    for (int i = 0; i < kEach; ++i) {
+      const int64_t displaced =
+          static_cast<int64_t>(sequences[i]) - static_cast<int64_t>(i + 1);
+      EXPECT_LE(std::abs(displaced), 64) << instance << " at " << i;
+    }
+    std::sort(sequences.begin(), sequences.end());
+    for (int i = 0; i < kEach; ++i) {
+      ASSERT_EQ(sequences[i], static_cast<uint64_t>(i + 1)) << instance;
+    }
+  }
+  // At least one sidecar lost its connection or its acks, and went on.
+  int retried = 0;
+  for (const auto& sidecar : sidecars) {
+    retried += sidecar->Log().find("retrying in") != std::string::npos;
+  }
+  EXPECT_GT(retried, 0) << "the leader's death touched no sidecar";
 }
 
 }  // namespace

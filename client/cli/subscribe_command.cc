@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "client/cli/flag_values.h"
 #include "client/cli/interrupt.h"
+#include "client/cli/nats_source.h"
 #include "eventbus/v1/eventbus.pb.h"
 
 namespace eventbus::cli {
@@ -23,7 +24,11 @@ constexpr char kDescription[] =
     "\"lastSequence\":\"14\"}},\n"
     "and a daemon restart as {\"instanceChanged\":{...}}. Reconnects with\n"
     "backoff and resumes after the last sequence seen; connection changes\n"
-    "go to stderr.";
+    "go to stderr.\n\n"
+    "With --nats, reads the NATS JetStream stream the daemons forward to\n"
+    "(forward.nats) instead, the merged stream of a fleet of sidecars: the\n"
+    "same JSON lines, live or --from-earliest; no --from-sequence, filter\n"
+    "or overflow there.";
 
 }  // namespace
 
@@ -57,6 +62,17 @@ SubscribeCommand::SubscribeCommand(CLI::App* parent)
                   "stopped)")
       ->type_name("POLICY");
   AddOptionalFlag(app, "--count", "N", &count_, "exit 0 after N events");
+  app->add_option("--nats", nats_,
+                  "read the JetStream stream of forwarded events at these\n"
+                  "NATS URLs (comma-separated; nats://user:pass@host:4222)\n"
+                  "instead of the bus")
+      ->type_name("URLS");
+  app->add_option("--nats-stream", nats_stream_,
+                  "with --nats: the stream (default EVENTBUS)")
+      ->type_name("NAME");
+  app->add_option("--nats-subject", nats_subject_,
+                  "with --nats: its subjects to read (default eventbus.>)")
+      ->type_name("SUBJECT");
 }
 
 absl::StatusOr<client::SubscriberOptions> SubscribeCommand::OptionsFromFlags()
@@ -102,6 +118,21 @@ int SubscribeCommand::Run(const Connection& connection) {
     absl::StatusOr<uint64_t> parsed = ParsePositiveInteger("--count", *count_);
     if (!parsed.ok()) return UsageFailure(parsed.status());
     count = *parsed;
+  }
+  if (!nats_.empty()) {
+    if (from_sequence_ || !types_.empty() || !attributes_.empty() ||
+        !expression_.empty() || overflow_ != "drop-oldest") {
+      return UsageFailure(absl::InvalidArgumentError(
+          "--nats reads a JetStream stream: --from-sequence, --type, --attr, "
+          "--filter and --overflow are the bus's (use --from-earliest, "
+          "--nats-subject)"));
+    }
+    return SubscribeFromNats({.urls = nats_,
+                              .stream = nats_stream_,
+                              .subject = nats_subject_,
+                              .from_earliest = from_earliest_,
+                              .count = count},
+                             ProcessInterrupt());
   }
 
   auto subscriber =

@@ -4,7 +4,8 @@
 // {"lagged":{"missed":"5","firstSequence":"10","lastSequence":"14"}}, and a
 // daemon restart as {"instanceChanged":{...}}. It reconnects with backoff
 // and resumes after the last sequence seen; connection changes go to
-// stderr.
+// stderr. With --nats it reads the JetStream stream the daemons forward to
+// instead (nats_source.h).
 #ifndef EVENTBUS_CLIENT_CLI_SUBSCRIBE_COMMAND_H_
 #define EVENTBUS_CLIENT_CLI_SUBSCRIBE_COMMAND_H_
 
@@ -38,6 +39,10 @@ class SubscribeCommand final : public Command {
   std::string name_ = "eventbus-cli";
   std::string overflow_ = "drop-oldest";
   std::optional<std::string> count_;
+  // --nats: the JetStream stream of forwarded events instead of the bus.
+  std::string nats_;
+  std::string nats_stream_ = "EVENTBUS";
+  std::string nats_subject_ = "eventbus.>";
 };
 
 }  // namespace eventbus::cli

@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "eventbus/v1/eventbus.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -782,6 +783,56 @@ TEST_F(ForwardTest, AFleetLosesAndDoublesNothingWhenTheStreamLeaderDies) {
     retried += sidecar->Log().find("retrying in") != std::string::npos;
   }
   EXPECT_GT(retried, 0) << "the leader's death touched no sidecar";
+}
+
+TEST_F(ForwardTest, EventbusSubscribeNatsPrintsTheMergedStream) {
+  ASSERT_TRUE(nats_->Start());
+  ASSERT_TRUE(ConnectReader());
+  // Two sidecars into one stream, one of them forwarding JSON.
+  auto proto = StartSidecar(dir_.Path("log-proto"), nats_->url(), {});
+  auto json = StartSidecar(dir_.Path("log-json"), nats_->url(),
+                           {"--nats-encoding", "json"});
+  ASSERT_NE(proto, nullptr);
+  ASSERT_NE(json, nullptr);
+  for (const auto& [sidecar, source] : {std::pair{proto.get(), "opsml-proto"},
+                                        std::pair{json.get(), "opsml-json"}}) {
+    auto stub = v1::EventBusService::NewStub(grpc::CreateChannel(
+        sidecar->address(), grpc::InsecureChannelCredentials()));
+    Publish(stub.get(), 10, source);
+  }
+  ASSERT_TRUE(AwaitMessages(20, absl::Seconds(30)));
+  const eventbus::testing::CommandResult read = eventbus::testing::RunCommand(
+      {EVENTBUS_CLI_PATH, "subscribe", "--nats", nats_->url(),
+       "--from-earliest", "--count", "20"});
+  ASSERT_EQ(read.exit_status, 0) << read.err;
+  std::map<std::string, std::vector<uint64_t>> by_source;
+  for (absl::string_view line :
+       absl::StrSplit(read.out, '\n', absl::SkipEmpty())) {
+    v1::Event event;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(std::string(line), &event)
+            .ok())
+        << line;
+    by_source[event.source()].push_back(event.sequence());
+  }
+  const std::vector<uint64_t> ten = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  EXPECT_EQ(by_source["opsml-proto"], ten) << read.out;
+  EXPECT_EQ(by_source["opsml-json"], ten) << read.out;
+  // A stream that is not there, and a NATS that is not there.
+  eventbus::testing::CommandResult missing =
+      eventbus::testing::RunCommand({EVENTBUS_CLI_PATH, "subscribe", "--nats",
+                                     nats_->url(), "--nats-stream", "NOPE"});
+  EXPECT_EQ(missing.exit_status, 64 + 9) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr("no stream NOPE"));
+  missing = eventbus::testing::RunCommand(
+      {EVENTBUS_CLI_PATH, "subscribe", "--nats",
+       absl::StrCat("nats://127.0.0.1:", FreePort())});
+  EXPECT_EQ(missing.exit_status, 64 + 14) << missing.err;
+  // The bus's own options are refused with it.
+  missing =
+      eventbus::testing::RunCommand({EVENTBUS_CLI_PATH, "subscribe", "--nats",
+                                     nats_->url(), "--from-sequence", "3"});
+  EXPECT_EQ(missing.exit_status, 2) << missing.err;
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ accepts its ConfigMap; the Dockerfile installs packages only through
 scripts/install-deps (the README's one package list), builds and ships both
 binaries, runs as a non-root user with a HEALTHCHECK; the commands of the
 Compose services and of the image's HEALTHCHECK work against a real
-eventbusd; the systemd unit is Type=notify with its hardening (and, where
+eventbusd; the fleet compose file's services run on loopback (Debian's
+nats-server for its NATS nodes); the systemd unit is Type=notify with its hardening (and, where
 systemd-analyze exists, passes `verify` and rates OK in `security`).
 
 Environment:
@@ -27,12 +28,15 @@ import os
 import re
 import shlex
 import shutil
+import queue
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import yaml
 
@@ -614,6 +618,178 @@ class ComposeTest(unittest.TestCase):
             if subscriber:
                 subscriber.stderr.close()
             self.assertEqual(daemon.stop(), 0, daemon.log())
+
+
+NATS_SERVER = "/usr/sbin/nats-server"  # Debian's nats-server (--test deps)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FleetComposeTest(unittest.TestCase):
+    """deploy/fleet/docker-compose.yaml, run on loopback: its NATS nodes'
+    commands with Debian's nats-server and the fleet's nats.conf, its
+    sidecars' environments with this tree's eventbusd (and the image's
+    config file), its publishers' loops and its consumer with this tree's
+    CLI. Addresses become loopback ports, volumes temporary directories."""
+
+    FLEET = os.path.join(DEPLOY, "fleet")
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(cls.FLEET, "docker-compose.yaml"), encoding="utf-8") as f:
+            cls.compose = yaml.safe_load(f)
+        cls.services = cls.compose["services"]
+
+    def test_pods_and_nodes(self):
+        self.assertEqual(set(self.services), {
+            "nats-1", "nats-2", "nats-3", "sidecar-1", "sidecar-2", "sidecar-3",
+            "opsml-1", "opsml-2", "opsml-3", "consumer"})
+        for i in (1, 2, 3):
+            with self.subTest(pod=i):
+                sidecar = self.services["sidecar-%d" % i]
+                environment = sidecar["environment"]
+                self.assertEqual(environment["EVENTBUS_FORWARD_NATS_URL"].split(","),
+                                 ["nats://nats-%d:4222" % n for n in (1, 2, 3)])
+                self.assertEqual(environment["EVENTBUS_FORWARD_NATS_REPLICAS"], "3")
+                # The log (and the forwarder's cursor) is on the sidecar's own volume.
+                mount = dict(v.split(":")[1::-1] for v in sidecar["volumes"])
+                self.assertEqual(mount["/var/lib/eventbus"], "sidecar-%d" % i)
+                self.assertTrue(environment["EVENTBUS_STORAGE_PATH"].startswith("/var/lib/eventbus/"))
+                self.assertGreater(parse_duration(sidecar["stop_grace_period"]), default_drain_timeout())
+                self.assertEqual(self.services["opsml-%d" % i]["network_mode"], "service:sidecar-%d" % i)
+                node = self.services["nats-%d" % i]
+                self.assertIn("./nats.conf:/etc/nats/nats.conf:ro", node["volumes"])
+                self.assertIn("nats-%d:/data" % i, node["volumes"])
+
+    def test_the_fleet_runs_on_loopback(self):
+        cli = binary("EVENTBUS_CLI")
+        processes = []
+        daemons = []
+        with tempfile.TemporaryDirectory(prefix="eventbus-fleet-") as tmp:
+            try:
+                nodes = {}
+                for i in (1, 2, 3):
+                    nodes[i] = {"client": free_port(), "cluster": free_port(), "http": free_port()}
+                hosts = {}
+                for i, ports in nodes.items():
+                    hosts["nats-%d:4222" % i] = "127.0.0.1:%d" % ports["client"]
+                    hosts["nats-%d:6222" % i] = "127.0.0.1:%d" % ports["cluster"]
+
+                def local(text):
+                    for host, address in hosts.items():
+                        text = text.replace(host, address)
+                    return text
+
+                logs = {}
+                for i, ports in nodes.items():
+                    argv = [NATS_SERVER] + [
+                        os.path.join(self.FLEET, "nats.conf") if a == "/etc/nats/nats.conf"
+                        else os.path.join(tmp, "nats-%d" % i) if a == "/data"
+                        else local(a) for a in self.services["nats-%d" % i]["command"]]
+                    argv += ["-a", "127.0.0.1", "-p", str(ports["client"]), "-m", str(ports["http"]),
+                             "--cluster", "nats://127.0.0.1:%d" % ports["cluster"]]
+                    logs[i] = os.path.join(tmp, "nats-%d.log" % i)
+                    with open(logs[i], "w") as log:
+                        processes.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                                          stdout=log, stderr=log))
+                def ready(path):
+                    with open(path, encoding="utf-8", errors="replace") as log:
+                        return "Server is ready" in log.read()
+
+                for i in nodes:
+                    wait_for(lambda: ready(logs[i]), DEADLINE, "nats-%d to be ready" % i)
+
+                sidecars = {}
+                for i in (1, 2, 3):
+                    environment = dict(os.environ)
+                    for key, value in self.services["sidecar-%d" % i]["environment"].items():
+                        value = local(str(value)).replace("/var/lib/eventbus", os.path.join(tmp, "sidecar-%d" % i))
+                        environment[key] = value
+                    # One host: no fixed metrics port; the gRPC address is a flag below.
+                    environment["EVENTBUS_METRICS_ADDRESS"] = "127.0.0.1:0"
+                    os.makedirs(os.path.join(tmp, "sidecar-%d" % i))
+                    sidecars[i] = Daemon("--config", os.path.join(REPO, "config", "eventbus.yaml"),
+                                         "--address", "127.0.0.1:0", env=environment)
+                    daemons.append(sidecars[i])
+
+                for i in (1, 2, 3):
+                    service = self.services["opsml-%d" % i]
+                    self.assertEqual(service["entrypoint"], ["/bin/sh", "-c"])
+                    (command,) = service["command"]
+                    # Compose turns $$ into $; the pod's 127.0.0.1:50051 is its sidecar.
+                    command = (command.replace("$$", "$").replace(IMAGE_EVENTBUS, shlex.quote(cli))
+                               .replace("127.0.0.1:50051", sidecars[i].address))
+                    environment = dict(os.environ, **service["environment"])
+                    processes.append(subprocess.Popen(["/bin/sh", "-c", command], env=environment,
+                                                      stdin=subprocess.DEVNULL,
+                                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+                def streams():
+                    url = "http://127.0.0.1:%d/jsz?streams=true&config=true" % nodes[1]["http"]
+                    with urllib.request.urlopen(url, timeout=DEADLINE) as response:
+                        jsz = json.load(response)
+                    return [stream for account in jsz.get("account_details", [])
+                            for stream in account.get("stream_detail", [])]
+
+                # The consumer exits 73 while the stream is missing (Compose
+                # restarts it): start it once a sidecar has made the stream.
+                wait_for(lambda: any(s["name"] == "EVENTBUS" for s in streams()), 30,
+                         "the sidecars to create the stream:\n" + "\n".join(d.log() for d in daemons))
+                self.assertEqual(self.services["consumer"]["restart"], "unless-stopped")
+                consumer = self.services["consumer"]
+                self.assertEqual(consumer["entrypoint"], [IMAGE_EVENTBUS])
+                argv = [cli] + [local(a) for a in consumer["command"]]
+                reader = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True)
+                processes.append(reader)
+                # Each publisher sends one event a second: three of each.
+                events = {}
+                lines = queue_lines(reader.stdout)
+
+                def three_of_each():
+                    while not lines.empty():
+                        event = json.loads(lines.get())
+                        events.setdefault(event["source"], []).append(int(event["sequence"]))
+                    return all(len(events.get("opsml-%d" % i, [])) >= 3 for i in (1, 2, 3))
+
+                wait_for(three_of_each, 30, "three events of each publisher in the merged stream")
+                for source, sequences in events.items():
+                    # Each sidecar numbers its own events from 1, in order.
+                    self.assertEqual(sequences, list(range(1, len(sequences) + 1)), source)
+                # The stream the sidecars made is replicated on the three nodes.
+                replicas = [s["config"]["num_replicas"] for s in streams() if s["name"] == "EVENTBUS"]
+                self.assertEqual(replicas, [3])
+            finally:
+                for process in processes:
+                    if process.poll() is None:
+                        process.terminate()
+                for daemon in daemons:
+                    daemon.stop()
+                for process in processes:
+                    try:
+                        process.wait(DEADLINE)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+                    for pipe in (process.stdout, process.stderr):
+                        if pipe:
+                            pipe.close()
+
+
+def queue_lines(pipe):
+    """A queue that a thread fills with the lines of `pipe`."""
+    lines = queue.Queue()
+
+    def drain():
+        for line in pipe:
+            lines.put(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return lines
 
 
 class SystemdUnitTest(unittest.TestCase):

@@ -9,7 +9,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
+#include "server/forward/forward_subject.h"
 #include "spdlog/spdlog.h"
 
 namespace eventbus {
@@ -27,15 +27,6 @@ absl::Status NatsError(const std::string& what, natsStatus status) {
     absl::StrAppend(&text, " (", detail, ")");
   }
   return absl::UnavailableError(absl::StrCat(what, ": ", text));
-}
-
-// One token of a subject: no dots, spaces or wildcards.
-std::string SubjectToken(std::string_view text) {
-  std::string token(text.empty() ? "_" : text);
-  for (char& c : token) {
-    if (c == '.' || c == '*' || c == '>' || c <= ' ' || c == 127) c = '_';
-  }
-  return token;
 }
 
 // Waits briefly for the acknowledgements still due (so that none runs
@@ -290,6 +281,7 @@ absl::Status JetStreamForwarder::Forward() {
   spdlog::info("forward.nats: connected; forwarding from sequence {}",
                (*subscription)->cursor());
 
+  const SubjectTemplate subject_template(options_.subject);
   const std::string content_type =
       options_.encoding == "json"
           ? "application/json"
@@ -339,16 +331,23 @@ absl::Status JetStreamForwarder::Forward() {
       AdvanceLocked();
     }
     for (const auto& event : batch.events) {
-      const v1::Event& parsed = event->event();
-      const std::string subject = absl::StrReplaceAll(
-          options_.subject,
-          {{"{source}", SubjectToken(parsed.source())},
-           {"{type}", parsed.has_audit() ? "audit" : "space_name"}});
+      // The fields it needs, read from the encoding: parsing each event
+      // into a message cost a quarter of the forwarder's CPU.
+      ForwardFields fields;
+      if (!ScanForwardFields(event->encoded(), &fields)) {
+        const v1::Event& parsed = event->event();  // never: the bus wrote it
+        fields = {parsed.id(), parsed.source(), parsed.has_audit()};
+      }
+      const std::string subject = subject_template.Render(
+          fields.source, fields.audit ? "audit" : "space_name");
+      const std::string id(fields.id);
+      const std::string source(fields.source);
       std::string json;
       std::string_view data = event->encoded();
       if (options_.encoding == "json") {
         // An Event always converts: it has no Any field.
-        (void)google::protobuf::util::MessageToJsonString(parsed, &json);
+        (void)google::protobuf::util::MessageToJsonString(event->event(),
+                                                          &json);
         data = json;
       }
       // What NATS can never take is skipped, loudly, not retried forever.
@@ -376,15 +375,14 @@ absl::Status JetStreamForwarder::Forward() {
         s = natsMsgHeader_Set(msg.p, "Eventbus-Sequence", sequence.c_str());
       }
       if (s == NATS_OK) {
-        s = natsMsgHeader_Set(msg.p, "Eventbus-Source",
-                              parsed.source().c_str());
+        s = natsMsgHeader_Set(msg.p, "Eventbus-Source", source.c_str());
       }
       if (s == NATS_OK) {
         s = natsMsgHeader_Set(msg.p, "Content-Type", content_type.c_str());
       }
       jsPubOptions publish;
       jsPubOptions_Init(&publish);
-      publish.MsgId = parsed.id().c_str();
+      publish.MsgId = id.c_str();
       publish.ExpectStream = options_.stream.c_str();
       publish.MaxWait = absl::ToInt64Milliseconds(options_.ack_timeout);
       {

@@ -79,4 +79,25 @@ std::string EscapeForLog(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+std::string WithoutCredentials(std::string_view urls) {
+  std::string out;
+  size_t begin = 0;
+  while (begin <= urls.size()) {
+    size_t end = urls.find(',', begin);
+    if (end == std::string_view::npos) end = urls.size();
+    std::string_view url = urls.substr(begin, end - begin);
+    const size_t scheme = url.find("://");
+    const size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
+    const size_t at = url.rfind('@');
+    if (!out.empty() || begin > 0) out += ',';
+    if (at != std::string_view::npos && at >= host) {
+      out.append(url.substr(0, host)).append("***").append(url.substr(at));
+    } else {
+      out.append(url);
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
 }  // namespace eventbus

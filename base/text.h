@@ -24,6 +24,11 @@ inline constexpr size_t kMaxLoggedTextBytes = 256;
 std::string EscapeForLog(std::string_view text,
                          size_t max_bytes = kMaxLoggedTextBytes);
 
+// Comma-separated URLs with the credentials some carry
+// ("nats://user:password@host:4222", "nats://token@host") replaced by
+// "***", for a log line or an error message.
+std::string WithoutCredentials(std::string_view urls);
+
 }  // namespace eventbus
 
 #endif  // EVENTBUS_BASE_TEXT_H_

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/text.h"
 #include "client/cli/command.h"
 #include "eventbus/v1/eventbus.pb.h"
 
@@ -88,10 +89,10 @@ int SubscribeFromNats(const NatsSourceOptions& options, Interrupt& interrupt) {
   Owned<natsConnection, natsConnection_Destroy> connection;
   if (s == NATS_OK) s = natsConnection_Connect(&connection.p, opts.p);
   if (s != NATS_OK) {
-    return RpcFailure(
-        "subscribe --nats",
-        absl::UnavailableError(absl::StrCat("cannot connect to ", options.urls,
-                                            ": ", NatsText(s))));
+    return RpcFailure("subscribe --nats", absl::UnavailableError(absl::StrCat(
+                                              "cannot connect to ",
+                                              WithoutCredentials(options.urls),
+                                              ": ", NatsText(s))));
   }
   Owned<jsCtx, jsCtx_Destroy> js;
   s = natsConnection_JetStream(&js.p, connection.p, nullptr);

@@ -228,7 +228,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
       }
       forward_cursor = *std::move(cursor);
       spdlog::info("forward.nats: {} acknowledged through sequence {}",
-                   config.forward.nats.url, forward_cursor->sequence());
+                   WithoutCredentials(config.forward.nats.url),
+                   forward_cursor->sequence());
     }
     // Retention keeps what the forwarder has not sent, unless it is more
     // than max_backlog behind the log's end.

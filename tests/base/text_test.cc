@@ -84,4 +84,15 @@ TEST(EscapeForLogTest, CutsLongText) {
 }
 
 }  // namespace
+TEST(WithoutCredentialsTest, HidesWhatPrecedesTheHost) {
+  EXPECT_EQ(WithoutCredentials("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222");
+  EXPECT_EQ(WithoutCredentials("nats://eb:s3cr3t@nats-1:4222"),
+            "nats://***@nats-1:4222");
+  EXPECT_EQ(WithoutCredentials("tls://tok@n1:4222,nats://n2:4222,u:p@n3"),
+            "tls://***@n1:4222,nats://n2:4222,***@n3");
+  EXPECT_EQ(WithoutCredentials("nats://a:b@c@host"), "nats://***@host");
+  EXPECT_EQ(WithoutCredentials(""), "");
+}
+
 }  // namespace eventbus

@@ -51,8 +51,9 @@ struct DurableWorkloadOptions {
   int idle_ms = 10'000;
   // W5F, W2F: the nats-server binary.
   std::string nats_server = "/usr/sbin/nats-server";
-  // W2F: events per second and seconds (events = rate * seconds).
-  double rate = 5000;
+  // W2F: events per second and seconds (events = rate * seconds); 0
+  // elsewhere (no pacing).
+  double rate = 0;
   double seconds = 10;
 };
 

@@ -26,13 +26,20 @@ struct Owned {
   }
 };
 
-// nats.c's own text for the last failure of this thread.
+// natsStatus_GetText, and nats.c's own text for the last failure of this
+// thread when it is about this status (without its "(file.c:123): ").
 std::string NatsText(natsStatus status) {
-  const char* detail = nats_GetLastError(nullptr);
   std::string text = natsStatus_GetText(status);
-  if (detail != nullptr && *detail != '\0' && text != detail) {
-    absl::StrAppend(&text, " (", detail, ")");
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (last != status || detail == nullptr) return text;
+  std::string_view more(detail);
+  if (const size_t end = more.find("): ");
+      more.starts_with("(") && end != std::string_view::npos) {
+    more.remove_prefix(end + 3);
   }
+  if (!more.empty() && more != text)
+    absl::StrAppend(&text, " (", std::string(more), ")");
   return text;
 }
 
@@ -45,7 +52,8 @@ void OnDisconnected(natsConnection* nc, void*) {
 void OnReconnected(natsConnection* nc, void*) {
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-  std::fprintf(stderr, "eventbus: reconnected to %s\n", url);
+  std::fprintf(stderr, "eventbus: reconnected to %s\n",
+               WithoutCredentials(url).c_str());
 }
 
 // The event a forwarded message carries, by its Content-Type.
@@ -125,6 +133,13 @@ int SubscribeFromNats(const NatsSourceOptions& options, Interrupt& interrupt) {
     // Short waits: an interrupt is seen within 200 ms.
     s = natsSubscription_NextMsg(&msg, subscription.p, 200);
     if (s == NATS_TIMEOUT) continue;
+    if (s == NATS_SLOW_CONSUMER) {
+      // nats.c dropped messages this reader did not take in time; the
+      // ordered consumer sees the gap and starts again after the last one
+      // printed.
+      std::fprintf(stderr, "eventbus: slow consumer; resuming\n");
+      continue;
+    }
     if (s != NATS_OK) {
       return RpcFailure("subscribe --nats",
                         absl::UnavailableError(NatsText(s)));

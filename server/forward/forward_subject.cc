@@ -20,11 +20,14 @@ constexpr int kSpaceNameField = 11;
 
 bool ScanForwardFields(std::string_view encoded, ForwardFields* fields) {
   *fields = ForwardFields();
+  // CodedInputStream takes an int size (stored events are far smaller).
+  if (encoded.size() > static_cast<size_t>(INT32_MAX)) return false;
   google::protobuf::io::CodedInputStream in(
       reinterpret_cast<const uint8_t*>(encoded.data()),
       static_cast<int>(encoded.size()));
   while (const uint32_t tag = in.ReadTag()) {
     const int field = WireFormatLite::GetTagFieldNumber(tag);
+    if (field == 0) return false;
     const bool delimited = WireFormatLite::GetTagWireType(tag) ==
                            WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
     if (!delimited || (field != kIdField && field != kSourceField &&
@@ -32,8 +35,8 @@ bool ScanForwardFields(std::string_view encoded, ForwardFields* fields) {
       if (!WireFormatLite::SkipField(&in, tag)) return false;
       continue;
     }
-    uint32_t length = 0;
-    if (!in.ReadVarint32(&length)) return false;
+    uint64_t length = 0;
+    if (!in.ReadVarint64(&length)) return false;
     const size_t at = static_cast<size_t>(in.CurrentPosition());
     if (length > encoded.size() - at || !in.Skip(static_cast<int>(length))) {
       return false;

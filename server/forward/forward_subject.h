@@ -19,8 +19,9 @@ struct ForwardFields {
 };
 
 // Reads them from `encoded` as parsing would (the last occurrence of a
-// field wins, unknown fields are skipped). False when `encoded` is not a
-// well-formed encoding.
+// field wins, unknown fields are skipped). False when its framing is broken
+// (a torn field, a length past the end, field number 0); it checks neither
+// UTF-8 nor the nested payloads, which the bus validated before storing.
 bool ScanForwardFields(std::string_view encoded, ForwardFields* fields);
 
 // `text` as one subject token: dots, spaces, wildcards and control

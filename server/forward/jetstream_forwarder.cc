@@ -15,18 +15,32 @@
 namespace eventbus {
 namespace {
 
-// Room kept for the headers when checking an event against max_payload.
-constexpr int64_t kHeaderAllowance = 1024;
+// natsStatus_GetText, and nats.c's own text for the last failure of this
+// thread when it is about this status (without its "(file.c:123): ").
+std::string NatsStatusText(natsStatus status) {
+  std::string text = natsStatus_GetText(status);
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (last != status || detail == nullptr) return text;
+  std::string_view more(detail);
+  if (const size_t end = more.find("): ");
+      more.starts_with("(") && end != std::string_view::npos) {
+    more.remove_prefix(end + 3);
+  }
+  if (!more.empty() && more != text)
+    absl::StrAppend(&text, " (", std::string(more), ")");
+  return text;
+}
+
+// Room for the headers' names, fixed values and framing when checking an
+// event against max_payload; the variable values are added per event.
+constexpr int64_t kHeaderAllowance = 256;
 
 // A natsStatus as a Status, with what was being done and, when nats.c has
-// more to say ("Authorization Violation"), its thread's last error text.
+// more to say ("Authorization Violation"), its text for this failure.
 absl::Status NatsError(const std::string& what, natsStatus status) {
-  std::string text = natsStatus_GetText(status);
-  const char* detail = nats_GetLastError(nullptr);
-  if (detail != nullptr && *detail != '\0' && text != detail) {
-    absl::StrAppend(&text, " (", detail, ")");
-  }
-  return absl::UnavailableError(absl::StrCat(what, ": ", text));
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", NatsStatusText(status)));
 }
 
 // Waits briefly for the acknowledgements still due (so that none runs
@@ -351,7 +365,13 @@ absl::Status JetStreamForwarder::Forward() {
         data = json;
       }
       // What NATS can never take is skipped, loudly, not retried forever.
-      if (static_cast<int64_t>(data.size()) + kHeaderAllowance >
+      // The headers count: the source and the id have no length limit.
+      const int64_t headers =
+          kHeaderAllowance +
+          static_cast<int64_t>(id.size() + source.size() +
+                               options_.instance_id.size() +
+                               options_.stream.size() + content_type.size());
+      if (static_cast<int64_t>(data.size()) + headers >
           natsConnection_GetMaxPayload(nc)) {
         spdlog::error(
             "forward.nats: sequence {} is {} bytes, more than the NATS "
@@ -390,6 +410,15 @@ absl::Status JetStreamForwarder::Forward() {
         in_flight_.push_back({event->sequence(), false, true});
       }
       if (s == NATS_OK) s = js_PublishMsgAsync(js.p, &msg.p, &publish);
+      if (s == NATS_MAX_PAYLOAD) {
+        // Over max_payload after all (the estimate above was short).
+        spdlog::error(
+            "forward.nats: sequence {} is larger than the NATS server's "
+            "max_payload ({}) allows: not forwarded",
+            event->sequence(), natsConnection_GetMaxPayload(nc));
+        Acked(event->sequence(), absl::OkStatus(), /*skipped=*/true);
+        continue;
+      }
       if (s != NATS_OK) {
         return Failed(
             kPublish,
@@ -407,8 +436,11 @@ void JetStreamForwarder::OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack,
   auto* self = static_cast<JetStreamForwarder*>(closure);
   const char* header = nullptr;
   uint64_t sequence = 0;
-  if (natsMsgHeader_Get(msg, "Eventbus-Sequence", &header) == NATS_OK) {
-    absl::SimpleAtoi(header, &sequence);
+  // Every message this forwarder sends has it; without it, sequence 0 is
+  // in no attempt's window and the ack is ignored.
+  if (natsMsgHeader_Get(msg, "Eventbus-Sequence", &header) != NATS_OK ||
+      !absl::SimpleAtoi(header, &sequence)) {
+    sequence = 0;
   }
   if (ack != nullptr) {
     self->Acked(sequence, absl::OkStatus());

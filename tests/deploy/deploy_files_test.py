@@ -724,8 +724,10 @@ class FleetComposeTest(unittest.TestCase):
                     command = (command.replace("$$", "$").replace(IMAGE_EVENTBUS, shlex.quote(cli))
                                .replace("127.0.0.1:50051", sidecars[i].address))
                     environment = dict(os.environ, **service["environment"])
+                    # A session of its own: the loop's `eventbus publish` or
+                    # `sleep` goes with the shell (os.killpg below).
                     processes.append(subprocess.Popen(["/bin/sh", "-c", command], env=environment,
-                                                      stdin=subprocess.DEVNULL,
+                                                      stdin=subprocess.DEVNULL, start_new_session=True,
                                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
                 def streams():
@@ -737,8 +739,12 @@ class FleetComposeTest(unittest.TestCase):
 
                 # The consumer exits 73 while the stream is missing (Compose
                 # restarts it): start it once a sidecar has made the stream.
-                wait_for(lambda: any(s["name"] == "EVENTBUS" for s in streams()), 30,
-                         "the sidecars to create the stream:\n" + "\n".join(d.log() for d in daemons))
+                try:
+                    wait_for(lambda: any(s["name"] == "EVENTBUS" for s in streams()), 30,
+                             "the sidecars to create the stream")
+                except AssertionError as error:
+                    raise AssertionError("%s; the sidecars' logs:\n%s"
+                                         % (error, "\n".join(d.log() for d in daemons))) from None
                 self.assertEqual(self.services["consumer"]["restart"], "unless-stopped")
                 consumer = self.services["consumer"]
                 self.assertEqual(consumer["entrypoint"], [IMAGE_EVENTBUS])
@@ -764,11 +770,25 @@ class FleetComposeTest(unittest.TestCase):
                 replicas = [s["config"]["num_replicas"] for s in streams() if s["name"] == "EVENTBUS"]
                 self.assertEqual(replicas, [3])
             finally:
-                for process in processes:
+                # Publishers and the consumer first, then the sidecars
+                # (they drain while NATS is still there), then NATS; each
+                # step whatever the previous one did.
+                nats_nodes = processes[:len(nodes)]
+                for process in processes[len(nodes):]:
+                    if process.poll() is None:
+                        if process.args[0] == "/bin/sh":
+                            os.killpg(process.pid, signal.SIGTERM)
+                        else:
+                            process.terminate()
+                failures = []
+                for daemon in daemons:
+                    try:
+                        daemon.stop()
+                    except AssertionError as error:
+                        failures.append(str(error))
+                for process in nats_nodes:
                     if process.poll() is None:
                         process.terminate()
-                for daemon in daemons:
-                    daemon.stop()
                 for process in processes:
                     try:
                         process.wait(DEADLINE)
@@ -778,6 +798,7 @@ class FleetComposeTest(unittest.TestCase):
                     for pipe in (process.stdout, process.stderr):
                         if pipe:
                             pipe.close()
+                self.assertEqual(failures, [])
 
 
 def queue_lines(pipe):

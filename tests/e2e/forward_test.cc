@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -715,6 +716,12 @@ TEST_F(ForwardTest, AFleetLosesAndDoublesNothingWhenTheStreamLeaderDies) {
     ASSERT_NE(sidecars.back(), nullptr);
   }
   std::vector<std::thread> publishers;
+  // Joined on every way out: a failed ASSERT below returns early.
+  const absl::Cleanup join = [&publishers] {
+    for (std::thread& publisher : publishers) {
+      if (publisher.joinable()) publisher.join();
+    }
+  };
   for (int i = 0; i < 3; ++i) {
     publishers.emplace_back([&sidecars, i] {
       auto stub = v1::EventBusService::NewStub(grpc::CreateChannel(

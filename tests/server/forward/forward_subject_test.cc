@@ -79,6 +79,10 @@ TEST(ScanForwardFieldsTest, RefusesWhatIsNotAnEncoding) {
   EXPECT_FALSE(ScanForwardFields(std::string("\x1a\x7f", 2), &fields));
   EXPECT_FALSE(
       ScanForwardFields(std::string("\x1a\xff\xff\xff\xff\x0f", 6), &fields));
+  // Field number 0, and a length of 2^32 (a 32-bit read would see 0).
+  EXPECT_FALSE(ScanForwardFields(std::string("\x02\x00", 2), &fields));
+  EXPECT_FALSE(
+      ScanForwardFields(std::string("\x1a\x80\x80\x80\x80\x10", 6), &fields));
   EXPECT_TRUE(ScanForwardFields("", &fields));
 }
 

@@ -124,7 +124,7 @@ void SubscribeStreamCall::StartRead() {
 }
 
 void SubscribeStreamCall::MaybeRead() {
-  if (reading_ || reads_done_ || finishing_ ||
+  if (reading_ || reads_done_ || finishing_ || deferred_add_ ||
       control_.size() >= kMaxQueuedControl) {
     return;
   }
@@ -137,6 +137,12 @@ void SubscribeStreamCall::OnReadDone(bool ok) {
     HandleRequest();
   } else {
     reads_done_ = true;  // half-closed by the client, broken, or ended
+    if (!done_ && !finishing_) {
+      spdlog::debug(
+          "subscribe stream of {} half-closed: it ends with OK once its {} "
+          "subscriptions end",
+          EscapeForLog(peer_), entries_.size());
+    }
   }
   Pump();
   Completed();
@@ -196,6 +202,11 @@ void SubscribeStreamCall::Add(const v1::AddSubscription& add) {
     return shared_->bus->Subscribe(std::move(options));
   }();
   if (!subscription.ok()) {
+    if (absl::IsResourceExhausted(subscription.status()) &&
+        leaving_ != nullptr && !deferred_add_) {
+      deferred_add_ = add;  // see OnWriteDone
+      return;
+    }
     shared_->metrics->SubscribeRejected(subscription.status().code());
     shared_->refusals->Refused(RefusalLog::Level::kInfo, "subscribe", peer_,
                                subscription.status());
@@ -279,6 +290,13 @@ void SubscribeStreamCall::OnWriteDone(bool ok) {
   writing_ = false;
   leaving_.reset();  // its SubscriptionEnded is out
   leaving_lease_ = PeerLimits::Lease();
+  if (deferred_add_) {
+    // Its slot is free now; a second refusal is final.
+    const v1::AddSubscription add = *std::move(deferred_add_);
+    deferred_add_.reset();
+    if (ok && !done_ && !finishing_) Add(add);
+    MaybeRead();
+  }
   if (response_budgeted_) {
     response_budgeted_ = false;
     shared_->budget->WriteDone();

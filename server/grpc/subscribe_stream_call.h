@@ -196,6 +196,11 @@ class SubscribeStreamCall final
   // The subscription (and slot) of the SubscriptionEnded being written.
   std::unique_ptr<Subscription> leaving_;
   PeerLimits::Lease leaving_lease_;
+  // An add refused for a limit while leaving_ still held a slot: the
+  // client may have read that SubscriptionEnded already (the write is out
+  // before its completion runs), so the add is tried again once leaving_
+  // is released. Reading waits meanwhile, to keep the requests' order.
+  std::optional<v1::AddSubscription> deferred_add_;
   // The last response written was a control one: the next goes to the
   // ready subscriptions if any, so adds and cancels cannot starve events.
   bool last_was_control_ = false;

@@ -310,6 +310,13 @@ class SubscribeStreamTest(lib.EventBusTestCase):
                 self.assertTrue(call.details().startswith(message), call.details())
         self.publish_ok()
 
+class HalfCloseTest(lib.EventBusTestCase):
+    """A client that half-closes: its stream serves on, and ends with OK."""
+
+    # The daemon logs, at debug, when it has seen the half-close: a drain
+    # that came before it would rightly end the call UNAVAILABLE.
+    DAEMON_ARGS = ("--log-level", "debug")
+
     def test_half_close_ends_with_ok_once_subscriptions_end(self):
         stream = Stream(self, self.stub)
         stream.add(1)
@@ -319,7 +326,9 @@ class SubscribeStreamTest(lib.EventBusTestCase):
         got = stream.read_until(lambda rs: len(events_of(rs, 1)) == 1)
         self.assertEqual(events_of(got, 1), [1])
         # Closing its side cancels nothing: the subscription still serves
-        # until the daemon ends it (a drain here).
+        # until the daemon ends it (a drain here), once the daemon has the
+        # half-close.
+        self.daemon.wait_for_log(r"subscribe stream of .* half-closed")
         self.daemon.proc.send_signal(signal.SIGTERM)
         got = stream.read_until(lambda rs: ended(rs, 1) is not None)
         self.assertEqual(ended(got, 1).code, 0)

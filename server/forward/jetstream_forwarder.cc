@@ -264,12 +264,23 @@ absl::Status JetStreamForwarder::Forward() {
                    subjects);
     }
   }
+  // A replicated stream without a leader (just created, or electing one)
+  // loses what it is sent, and takes what comes after once it has one: the
+  // resends would then land out of order. Wait for the leader instead.
+  const bool leaderless =
+      s == NATS_OK && info != nullptr && info->Cluster != nullptr &&
+      (info->Cluster->Leader == nullptr || *info->Cluster->Leader == '\0');
   if (info != nullptr) jsStreamInfo_Destroy(info);
   if (s != NATS_OK) {
     return Failed(kStream,
                   NatsError(absl::StrCat("stream ", options_.stream, " (",
                                          static_cast<int>(code), ")"),
                             s));
+  }
+  if (leaderless) {
+    return Failed(
+        kStream, absl::UnavailableError(absl::StrCat("stream ", options_.stream,
+                                                     " has no leader yet")));
   }
 
   const uint64_t from = cursor() + 1;
